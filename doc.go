@@ -1,0 +1,2 @@
+// Package socbot holds the domain types and service interfaces shared by every bot and adapter.
+package socbot
