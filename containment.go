@@ -180,3 +180,11 @@ func ConnectorTypes() []string {
 	sort.Strings(out)
 	return out
 }
+
+// ConnectorChecker is implemented by connectors that can read back whether requests are in effect at
+// the vendor. The containment executor uses it after a crash, for actions whose outcome is in doubt,
+// so that a vendor whose add is not idempotent is never asked twice. The answer is one bool per
+// request, in order: true when the forward action (the block, the isolation) is in effect now.
+type ConnectorChecker interface {
+	Check(ctx context.Context, reqs []ContainmentRequest) ([]bool, error)
+}
