@@ -346,7 +346,9 @@ func (b *Bot) Actions(ctx context.Context, p socbot.Principal, f ActionFilter) (
 	return b.store.ListActions(ctx, f)
 }
 
-func canDecide(p socbot.Principal) bool { return p.Role == socbot.RoleAdmin || p.Role == socbot.RoleAnalyst }
+func canDecide(p socbot.Principal) bool {
+	return p.Role == socbot.RoleAdmin || p.Role == socbot.RoleAnalyst
+}
 
 // update reads an action, lets fn change it, and writes it, retrying when another writer got there
 // first. fn returns an error to refuse the change.

@@ -171,4 +171,3 @@ func (ps *Policies) For(tenantID string) *Policy {
 	}
 	return ps.def
 }
-
