@@ -1,0 +1,379 @@
+package sigma
+
+import (
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Detection is one rule matching one event.
+type Detection struct {
+	Rule    *RuleInfo
+	Matched []string // search identifiers that were true for the event
+}
+
+// Matcher evaluates events against an Engine. It reuses its memory from event to event and does not
+// allocate on the hot path; it is not safe for concurrent use (make one per goroutine).
+//
+// Feed one event with Reset, SetSource, Add (once per field value) and then Match. Values handed to
+// Add must stay unchanged until Match returns.
+type Matcher struct {
+	e *Engine
+
+	evGen  uint32
+	fidGen []uint32
+	first  []int32
+	vals   []string
+	fids   []int32
+	next   []int32
+
+	gen     uint32
+	fired   []uint32
+	candGen []uint32
+	cand    []int32
+	cur     *bucket
+	onFire  func(int32)
+	product string
+	channel string
+	id      string
+	time    time.Time
+	dets    []Detection
+}
+
+// NewMatcher returns a matcher for the engine.
+func (e *Engine) NewMatcher() *Matcher {
+	m := &Matcher{e: e, fidGen: make([]uint32, len(e.fieldNames)), first: make([]int32, len(e.fieldNames)),
+		fired: make([]uint32, e.maxLits), candGen: make([]uint32, e.maxRules)}
+	m.onFire = m.fire
+	m.evGen = 1
+	return m
+}
+
+// Reset starts a new event.
+func (m *Matcher) Reset() {
+	m.evGen++
+	if m.evGen == 0 {
+		clear(m.fidGen)
+		m.evGen = 1
+	}
+	m.vals, m.fids, m.next = m.vals[:0], m.fids[:0], m.next[:0]
+	m.product, m.channel, m.id = "", "", ""
+	m.time = time.Time{}
+}
+
+// SetSource says where the event comes from: product (windows, linux, zeek, suricata, or "" for
+// unknown), channel (Windows channel, Zeek path, Suricata event type, ...) and event id.
+func (m *Matcher) SetSource(product, channel, eventID string) {
+	m.product, m.channel, m.id = product, channel, eventID
+}
+
+// Source returns what SetSource set.
+func (m *Matcher) Source() (product, channel, eventID string) { return m.product, m.channel, m.id }
+
+// SetTime records the event time (used by correlation rules and detections).
+func (m *Matcher) SetTime(t time.Time) { m.time = t }
+
+// Time returns the event time set with SetTime.
+func (m *Matcher) Time() time.Time { return m.time }
+
+// Wants reports whether any rule (or ExtraFields) reads the field, or keyword rules need every value.
+func (m *Matcher) Wants(name string) bool {
+	_, ok := m.e.fields[name]
+	return ok || m.e.hasKeywords
+}
+
+// Add records one value of a field of the current event.
+func (m *Matcher) Add(name, value string) {
+	fid, ok := m.e.fields[name]
+	if !ok {
+		if !m.e.hasKeywords {
+			return
+		}
+		fid = kwFid
+	}
+	m.push(fid, value)
+}
+
+// AddBytesName is Add with the name given as bytes (no allocation for the lookup).
+func (m *Matcher) AddBytesName(name []byte, value string) {
+	fid, ok := m.e.fields[string(name)]
+	if !ok {
+		if !m.e.hasKeywords {
+			return
+		}
+		fid = kwFid
+	}
+	m.push(fid, value)
+}
+
+func (m *Matcher) push(fid int32, value string) {
+	i := int32(len(m.vals))
+	m.vals = append(m.vals, value)
+	m.fids = append(m.fids, fid)
+	if fid < 0 {
+		m.next = append(m.next, -1)
+		return
+	}
+	prev := int32(-1)
+	if m.fidGen[fid] == m.evGen {
+		prev = m.first[fid]
+	}
+	m.next = append(m.next, prev)
+	m.first[fid] = i
+	m.fidGen[fid] = m.evGen
+}
+
+func (m *Matcher) head(fid int32) int32 {
+	if fid < 0 {
+		if len(m.vals) == 0 {
+			return -1
+		}
+		return 0
+	}
+	if m.fidGen[fid] != m.evGen {
+		return -1
+	}
+	return m.first[fid]
+}
+
+// step returns the next value index for the field (keyword searches walk every value).
+func (m *Matcher) step(fid, i int32) int32 {
+	if fid < 0 {
+		if int(i)+1 < len(m.vals) {
+			return i + 1
+		}
+		return -1
+	}
+	return m.next[i]
+}
+
+// Value returns the first value of a field of the current event ("" if absent). Only fields that a
+// rule tests or that were named in Options.ExtraFields are kept.
+func (m *Matcher) Value(name string) string {
+	fid, ok := m.e.fields[name]
+	if !ok {
+		return ""
+	}
+	if i := m.head(fid); i >= 0 {
+		return m.vals[i]
+	}
+	return ""
+}
+
+func (m *Matcher) fire(lit int32) {
+	for _, r := range m.cur.litRules[lit] {
+		if m.candGen[r] != m.gen {
+			m.candGen[r] = m.gen
+			m.cand = append(m.cand, r)
+		}
+	}
+}
+
+// Match evaluates the current event against the rules of its source and returns the detections.
+// The returned slice is reused by the next call.
+func (m *Matcher) Match() []Detection {
+	m.dets = m.dets[:0]
+	b := m.e.bucketFor(m.product, m.channel, m.id)
+	if b == nil {
+		return nil
+	}
+	m.cur = b
+	m.gen++
+	if m.gen == 0 {
+		clear(m.fired)
+		clear(m.candGen)
+		m.gen = 1
+	}
+	m.cand = m.cand[:0]
+	for i := range b.autos {
+		fa := &b.autos[i]
+		for v := m.head(fa.fid); v >= 0; v = m.step(fa.fid, v) {
+			fa.a.scan(m.vals[v], m.fired, m.gen, m.onFire)
+		}
+	}
+	if len(m.cand) > 1 {
+		sortInt32(m.cand)
+	}
+	for _, r := range b.always {
+		m.try(b.rules[r])
+	}
+	for _, r := range m.cand {
+		m.try(b.rules[r])
+	}
+	return m.dets
+}
+
+func (m *Matcher) try(r *brule) {
+	if !m.eval(r.root) {
+		return
+	}
+	d := Detection{Rule: r.cr.info}
+	for _, id := range r.idents {
+		if m.eval(id.n) {
+			d.Matched = append(d.Matched, id.name)
+		}
+	}
+	m.dets = append(m.dets, d)
+}
+
+func sortInt32(a []int32) {
+	if len(a) < 12 {
+		for i := 1; i < len(a); i++ {
+			for j := i; j > 0 && a[j] < a[j-1]; j-- {
+				a[j], a[j-1] = a[j-1], a[j]
+			}
+		}
+		return
+	}
+	sort.Slice(a, func(i, j int) bool { return a[i] < a[j] })
+}
+
+func (m *Matcher) eval(n *node) bool {
+	switch n.op {
+	case opAnd:
+		for _, k := range n.kids {
+			if !m.eval(k) {
+				return false
+			}
+		}
+		return true
+	case opOr:
+		if n.atLeast > 1 {
+			c := 0
+			for _, k := range n.kids {
+				if m.eval(k) {
+					c++
+					if c >= n.atLeast {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		for _, k := range n.kids {
+			if m.eval(k) {
+				return true
+			}
+		}
+		return false
+	case opNot:
+		return !m.eval(n.kids[0])
+	case opTrue:
+		return true
+	case opFalse:
+		return false
+	}
+	// opTest
+	if n.all {
+		for _, g := range n.groups {
+			if !m.anyVal(n.fid, g) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, g := range n.groups {
+		if m.anyVal(n.fid, g) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Matcher) anyVal(fid int32, g []cval) bool {
+	for i := range g {
+		if m.val(fid, &g[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+func (m *Matcher) val(fid int32, c *cval) bool {
+	switch c.kind {
+	case vLit:
+		hit := m.fired[c.lit] == m.gen
+		return hit != c.negate
+	case vExists:
+		return (m.head(fid) >= 0) == c.exists
+	case vNull:
+		for i := m.head(fid); i >= 0; i = m.step(fid, i) {
+			if m.vals[i] != "" {
+				return false
+			}
+		}
+		return true
+	}
+	if c.lit >= 0 && m.fired[c.lit] != m.gen {
+		return c.negate
+	}
+	res := false
+	for i := m.head(fid); i >= 0 && !res; i = m.step(fid, i) {
+		v := m.vals[i]
+		switch c.kind {
+		case vEmpty:
+			res = v == ""
+		case vAny:
+			res = true
+		case vCased:
+			switch c.lkind {
+			case litExact:
+				res = v == c.s
+			case litPrefix:
+				res = strings.HasPrefix(v, c.s)
+			case litSuffix:
+				res = strings.HasSuffix(v, c.s)
+			default:
+				res = strings.Contains(v, c.s)
+			}
+		case vGlob:
+			res = globMatch(c.glob, v, c.lkind == 0)
+		case vRegex:
+			res = c.re.MatchString(v)
+		case vCIDR:
+			if a, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil {
+				a = a.Unmap()
+				for _, p := range c.nets {
+					if p.Contains(a) {
+						res = true
+						break
+					}
+				}
+			}
+		case vNum:
+			if f, ok := parseNum(v); ok {
+				switch c.cmp {
+				case "lt":
+					res = f < c.num
+				case "lte":
+					res = f <= c.num
+				case "gt":
+					res = f > c.num
+				case "gte":
+					res = f >= c.num
+				}
+			}
+		case vFieldRef:
+			for j := m.head(c.ref); j >= 0; j = m.step(c.ref, j) {
+				if strings.EqualFold(v, m.vals[j]) {
+					res = true
+					break
+				}
+			}
+		}
+	}
+	return res != c.negate
+}
+
+func parseNum(s string) (float64, bool) {
+	s = strings.TrimSpace(s)
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return f, true
+	}
+	if i, err := strconv.ParseInt(s, 0, 64); err == nil {
+		return float64(i), true
+	}
+	return 0, false
+}
