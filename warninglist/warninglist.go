@@ -98,7 +98,7 @@ var attrTypes = map[string][]ioc.Type{
 	"url": {ioc.URL}, "uri": {ioc.URL}, "link": {ioc.URL},
 	"email": {ioc.Email}, "email-src": {ioc.Email}, "email-dst": {ioc.Email}, "target-email": {ioc.Email},
 	"whois-registrant-email": {ioc.Email},
-	"md5": {ioc.MD5}, "sha1": {ioc.SHA1}, "sha256": {ioc.SHA256}, "sha512": {ioc.SHA512},
+	"md5":                    {ioc.MD5}, "sha1": {ioc.SHA1}, "sha256": {ioc.SHA256}, "sha512": {ioc.SHA512},
 	"filename|md5": {ioc.MD5}, "filename|sha1": {ioc.SHA1}, "filename|sha256": {ioc.SHA256}, "filename|sha512": {ioc.SHA512},
 	"vulnerability": {ioc.CVE},
 }
