@@ -23,12 +23,16 @@ func suite(ipMethod string, opt fake.Options) conntest.Suite {
 			o.Key, o.Clock = testKey, clock
 			return fake.New(o)
 		},
-		New: func(cfg socbot.ConnectorConfig, deps vendorhttp.Deps) (socbot.Connector, error) { return New(cfg, deps) },
+		New: func(cfg socbot.ConnectorConfig, deps vendorhttp.Deps) (socbot.Connector, error) {
+			return New(cfg, deps)
+		},
 		Config: func(base string) socbot.ConnectorConfig {
 			return socbot.ConnectorConfig{Type: Type, BaseURL: base, Credentials: map[string]string{"api_key": testKey},
 				Options: map[string]string{"ip_method": ipMethod, "commit_poll_interval": "5ms"}}
 		},
-		Spoil: func(cfg *socbot.ConnectorConfig) { cfg.Credentials = map[string]string{"api_key": "LUFRPT1-wrong-key-0000=="} },
+		Spoil: func(cfg *socbot.ConnectorConfig) {
+			cfg.Credentials = map[string]string{"api_key": "LUFRPT1-wrong-key-0000=="}
+		},
 		Cases: []socbot.ContainmentRequest{
 			{Kind: socbot.ActBlockIP, Value: "203.0.113.7", TTL: time.Hour, Reference: "soc:CASE-1"},
 			{Kind: socbot.ActBlockDomain, Value: "evil.example", Reference: "soc:CASE-1"},
