@@ -74,63 +74,62 @@ func buildAutomaton(pats []acPattern) *automaton {
 		a.cls[c] = a.cls[c+32]
 	}
 	a.nclass = n
-	// trie
-	type tnode struct {
-		next map[uint8]int32
-		outs []acOut
-	}
-	nodes := []tnode{{}}
+	// trie built directly in the dense table: trans[s*n+c] = child (0 = none yet)
 	a.minLen = 1 << 30
+	trans := make([]int32, n, n*64)
+	var nodeOuts [][]acOut
+	nodeOuts = append(nodeOuts, nil)
 	for _, p := range pats {
 		if len(p.text) < a.minLen {
 			a.minLen = len(p.text)
 		}
 		s := int32(0)
 		for i := 0; i < len(p.text); i++ {
-			c := a.cls[p.text[i]]
-			if nodes[s].next == nil {
-				nodes[s].next = map[uint8]int32{}
-			}
-			nx, ok := nodes[s].next[c]
-			if !ok {
-				nx = int32(len(nodes))
-				nodes = append(nodes, tnode{})
-				nodes[s].next[c] = nx
+			c := int(a.cls[p.text[i]])
+			nx := trans[int(s)*n+c]
+			if nx == 0 {
+				nx = int32(len(nodeOuts))
+				nodeOuts = append(nodeOuts, nil)
+				trans = append(trans, make([]int32, n)...)
+				trans[int(s)*n+c] = nx
 			}
 			s = nx
 		}
-		nodes[s].outs = append(nodes[s].outs, acOut{lit: p.lit, n: int32(len(p.text)), kind: p.kind})
+		nodeOuts[s] = append(nodeOuts[s], acOut{lit: p.lit, n: int32(len(p.text)), kind: p.kind})
 	}
 	if len(pats) == 0 {
 		a.minLen = 0
 	}
-	ns := len(nodes)
-	a.trans = make([]int32, ns*n)
+	ns := len(nodeOuts)
 	fail := make([]int32, ns)
 	outs := make([][]acOut, ns)
-	// BFS
 	queue := make([]int32, 0, ns)
+	outs[0] = nodeOuts[0]
 	for c := 0; c < n; c++ {
-		if nx, ok := nodes[0].next[uint8(c)]; ok {
-			a.trans[c] = nx
+		if nx := trans[c]; nx != 0 {
 			fail[nx] = 0
 			queue = append(queue, nx)
 		}
 	}
-	outs[0] = nodes[0].outs
 	for qi := 0; qi < len(queue); qi++ {
 		s := queue[qi]
-		outs[s] = append(append([]acOut(nil), nodes[s].outs...), outs[fail[s]]...)
+		if len(nodeOuts[s]) == 0 {
+			outs[s] = outs[fail[s]]
+		} else {
+			outs[s] = append(append([]acOut(nil), nodeOuts[s]...), outs[fail[s]]...)
+		}
+		row := int(s) * n
+		frow := int(fail[s]) * n
 		for c := 0; c < n; c++ {
-			if nx, ok := nodes[s].next[uint8(c)]; ok {
-				a.trans[int(s)*n+c] = nx
-				fail[nx] = a.trans[int(fail[s])*n+c]
+			if nx := trans[row+c]; nx != 0 {
+				fail[nx] = trans[frow+c]
 				queue = append(queue, nx)
 			} else {
-				a.trans[int(s)*n+c] = a.trans[int(fail[s])*n+c]
+				trans[row+c] = trans[frow+c]
 			}
 		}
 	}
+	a.trans = trans
 	a.outStart = make([]int32, ns+1)
 	for s := 0; s < ns; s++ {
 		a.outStart[s] = int32(len(a.outs))

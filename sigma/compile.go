@@ -22,11 +22,11 @@ const (
 
 // irNode is a rule's condition tree with field names, before placement into a bucket.
 type irNode struct {
-	op    nodeOp
-	kids  []*irNode
-	test  *irTest
-	ident string // search identifier this node stands for, if any
-	atLeast int  // for "N of" with N > 1: at least this many kids must be true
+	op      nodeOp
+	kids    []*irNode
+	test    *irTest
+	ident   string // search identifier this node stands for, if any
+	atLeast int    // for "N of" with N > 1: at least this many kids must be true
 }
 
 // compiledRule is a detection rule compiled to its field-name form.
@@ -40,17 +40,17 @@ type compiledRule struct {
 
 // RuleInfo is the part of a rule every detection carries.
 type RuleInfo struct {
-	ID          string   `json:"rule_id"`
-	Name        string   `json:"rule_name,omitempty"`
-	Title       string   `json:"rule_title"`
-	Level       string   `json:"level"`
-	Author      string   `json:"author"`
-	Status      string   `json:"status,omitempty"`
-	Description string   `json:"description,omitempty"`
-	Tags        []string `json:"tags,omitempty"`
-	References  []string `json:"references,omitempty"`
-	Path        string   `json:"path,omitempty"`
-	LogSource   string   `json:"logsource,omitempty"`
+	ID          string          `json:"rule_id"`
+	Name        string          `json:"rule_name,omitempty"`
+	Title       string          `json:"rule_title"`
+	Level       string          `json:"level"`
+	Author      string          `json:"author"`
+	Status      string          `json:"status,omitempty"`
+	Description string          `json:"description,omitempty"`
+	Tags        []string        `json:"tags,omitempty"`
+	References  []string        `json:"references,omitempty"`
+	Path        string          `json:"path,omitempty"`
+	LogSource   string          `json:"logsource,omitempty"`
 	Severity    socbot.Severity `json:"-"`
 }
 

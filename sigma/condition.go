@@ -30,7 +30,9 @@ type CondOf struct {
 	Pattern string // "them" for all identifiers
 }
 
-func (c *CondAnd) condString() string   { return "(" + c.L.condString() + " and " + c.R.condString() + ")" }
+func (c *CondAnd) condString() string {
+	return "(" + c.L.condString() + " and " + c.R.condString() + ")"
+}
 func (c *CondOr) condString() string    { return "(" + c.L.condString() + " or " + c.R.condString() + ")" }
 func (c *CondNot) condString() string   { return "not " + c.X.condString() }
 func (c *CondIdent) condString() string { return c.Name }

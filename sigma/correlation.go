@@ -110,19 +110,19 @@ func parseTimespan(s string) (time.Duration, error) {
 
 // CorrelationMatch is one firing of a correlation rule.
 type CorrelationMatch struct {
-	Rule   *RuleInfo         `json:"rule"`
-	Type   string            `json:"type"`
-	Group  map[string]string `json:"group,omitempty"`
-	Count  int               `json:"count"`
-	First  time.Time         `json:"first"`
-	Last   time.Time         `json:"last"`
-	Rules  []string          `json:"rules"` // the rules whose detections built it
+	Rule  *RuleInfo         `json:"rule"`
+	Type  string            `json:"type"`
+	Group map[string]string `json:"group,omitempty"`
+	Count int               `json:"count"`
+	First time.Time         `json:"first"`
+	Last  time.Time         `json:"last"`
+	Rules []string          `json:"rules"` // the rules whose detections built it
 }
 
 // CorrelatorOptions bound the correlator's memory.
 type CorrelatorOptions struct {
-	MaxGroups      int // per correlation rule; the oldest groups are dropped beyond it (default 100,000)
-	MaxPerGroup    int // events or values kept per group (default 10,000)
+	MaxGroups   int // per correlation rule; the oldest groups are dropped beyond it (default 100,000)
+	MaxPerGroup int // events or values kept per group (default 10,000)
 }
 
 // Correlator evaluates correlation rules over a stream of detections with bounded memory.

@@ -64,7 +64,7 @@ type DetectionBlock struct {
 // Search is one search identifier: either a list of keywords or an OR of maps of field tests.
 type Search struct {
 	Name     string
-	Keywords *FieldSpec   // set for keyword searches (list of values matched against every field)
+	Keywords *FieldSpec    // set for keyword searches (list of values matched against every field)
 	Maps     [][]FieldSpec // OR of maps; each map is an AND of field specs
 }
 
