@@ -1,0 +1,314 @@
+package normalize
+
+import (
+	"strings"
+
+	"github.com/valyala/fastjson"
+)
+
+// envelope is an API wrapper around alert records: a list response, a search hit, an event bus
+// message. locate returns the key path from the wrapper to the member that holds the record (an
+// object) or the records (an array), or ok=false when v is not this wrapper. inner, when set, is a key
+// inside each element to descend to (Elasticsearch hits keep the alert in "_source"); hint names a key
+// of the element whose string value identifies the record when the record itself lacks an id.
+type envelope struct {
+	name   string
+	locate func(v *fastjson.Value) (keys []string, ok bool)
+	inner  string
+	hint   string
+}
+
+// onlyKeys reports whether every key of object v is key or one of allowed (or starts with an allowed
+// prefix ending in '.' or '@').
+func onlyKeys(v *fastjson.Value, key string, allowed ...string) bool {
+	o, err := v.Object()
+	if err != nil {
+		return false
+	}
+	ok := true
+	o.Visit(func(k []byte, _ *fastjson.Value) {
+		if !ok || string(k) == key {
+			return
+		}
+		for _, a := range allowed {
+			if string(k) == a || strings.HasSuffix(a, "*") && strings.HasPrefix(string(k), a[:len(a)-1]) {
+				return
+			}
+		}
+		ok = false
+	})
+	return ok
+}
+
+func isType(v *fastjson.Value, t fastjson.Type) bool { return v != nil && v.Type() == t }
+
+func nonEmptyArray(v *fastjson.Value) bool {
+	return isType(v, fastjson.TypeArray) && len(v.GetArray()) > 0
+}
+
+var (
+	keysValue     = []string{"value"}
+	keysData      = []string{"data"}
+	keysDataAlert = []string{"data", "alert"}
+	keysResources = []string{"resources"}
+	keysFindingsU = []string{"Findings"}
+	keysFindingsL = []string{"findings"}
+	keysDetail    = []string{"detail"}
+	keysDetailF   = []string{"detail", "findings"}
+	keysHits      = []string{"hits", "hits"}
+	keysAlerts    = []string{"alerts"}
+	keysAlertFlds = []string{"alert_fields"}
+	keysGCPList   = []string{"listFindingsResults"}
+	keysSelf      = []string{}
+)
+
+// envelopes are tried in this order; the first whose locate succeeds unwraps the record.
+var envelopes = []envelope{
+	{name: "array", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysSelf, v.Type() == fastjson.TypeArray
+	}},
+	{name: "elasticsearch hit", inner: "_source", hint: "_id", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysSelf, isType(v.Get("_source"), fastjson.TypeObject) && (v.Get("_index") != nil || v.Get("_id") != nil)
+	}},
+	{name: "elasticsearch search response", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysHits, isType(v.Get("hits", "hits"), fastjson.TypeArray)
+	}},
+	{name: "es_archiver document", inner: "source", hint: "id", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysValue, isType(v.Get("value", "source"), fastjson.TypeObject) && string(v.GetStringBytes("type")) == "doc"
+	}},
+	{name: "odata list", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysValue, isType(v.Get("value"), fastjson.TypeArray) && onlyKeys(v, "value", "@odata*")
+	}},
+	{name: "data list", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysData, isType(v.Get("data"), fastjson.TypeArray) && onlyKeys(v, "data", "pagination", "errors", "meta")
+	}},
+	{name: "sentinelone uam response", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysDataAlert, isType(v.Get("data", "alert"), fastjson.TypeObject) && onlyKeys(v, "data", "errors", "extensions")
+	}},
+	{name: "resources list", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysResources, isType(v.Get("resources"), fastjson.TypeArray) && onlyKeys(v, "resources", "meta", "errors")
+	}},
+	{name: "findings list", locate: func(v *fastjson.Value) ([]string, bool) {
+		if isType(v.Get("Findings"), fastjson.TypeArray) && onlyKeys(v, "Findings", "NextToken", "UnprocessedFindings", "ResponseMetadata") {
+			return keysFindingsU, true
+		}
+		return keysFindingsL, isType(v.Get("findings"), fastjson.TypeArray) && onlyKeys(v, "findings", "nextToken", "NextToken")
+	}},
+	{name: "eventbridge event", locate: func(v *fastjson.Value) ([]string, bool) {
+		if !isType(v.Get("detail-type"), fastjson.TypeString) || !isType(v.Get("detail"), fastjson.TypeObject) {
+			return nil, false
+		}
+		if isType(v.Get("detail", "findings"), fastjson.TypeArray) {
+			return keysDetailF, true
+		}
+		return keysDetail, true
+	}},
+	{name: "cortex reply", locate: func(v *fastjson.Value) ([]string, bool) {
+		r := v.Get("reply")
+		if !isType(r, fastjson.TypeObject) || !onlyKeys(v, "reply") {
+			return nil, false
+		}
+		switch {
+		case isType(r.Get("alerts"), fastjson.TypeArray):
+			return []string{"reply", "alerts"}, true
+		case isType(r.Get("alerts", "data"), fastjson.TypeArray):
+			return []string{"reply", "alerts", "data"}, true
+		case isType(r.Get("incidents"), fastjson.TypeArray):
+			return []string{"reply", "incidents"}, true
+		case isType(r.Get("incident"), fastjson.TypeObject):
+			return []string{"reply", "incident"}, true
+		}
+		return nil, false
+	}},
+	{name: "cortex alert_fields", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysAlertFlds, isType(v.Get("alert_fields"), fastjson.TypeObject)
+	}},
+	{name: "cortex incident with alerts", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysAlerts, v.Get("incident_id") != nil && nonEmptyArray(v.Get("alerts"))
+	}},
+	{name: "graph incident with alerts", locate: func(v *fastjson.Value) ([]string, bool) {
+		t := v.GetStringBytes("@odata.type")
+		return keysAlerts, strings.Contains(strings.ToLower(string(t)), "incident") && nonEmptyArray(v.Get("alerts"))
+	}},
+	{name: "gcp list findings response", locate: func(v *fastjson.Value) ([]string, bool) {
+		return keysGCPList, isType(v.Get("listFindingsResults"), fastjson.TypeArray)
+	}},
+}
+
+func matchEnvelope(v *fastjson.Value) (envelope, bool) {
+	if v == nil {
+		return envelope{}, false
+	}
+	t := v.Type()
+	if t != fastjson.TypeObject && t != fastjson.TypeArray {
+		return envelope{}, false
+	}
+	for _, e := range envelopes {
+		if _, ok := e.locate(v); ok {
+			return e, true
+		}
+	}
+	return envelope{}, false
+}
+
+// first returns the first record inside the envelope, or nil if it holds none.
+func (e envelope) first(v *fastjson.Value) *fastjson.Value {
+	keys, _ := e.locate(v)
+	c := v.Get(keys...)
+	if c != nil && c.Type() == fastjson.TypeArray {
+		a := c.GetArray()
+		if len(a) == 0 {
+			return nil
+		}
+		c = a[0]
+	}
+	if e.inner != "" {
+		c = c.Get(e.inner)
+	}
+	return c
+}
+
+// each calls fn for every record inside the envelope with its bytes (a sub-slice of raw, or a compact
+// re-encoding when the bytes cannot be located), its path for error messages and its id hint.
+func (e envelope) each(v *fastjson.Value, raw []byte, path string, fn func(elem *fastjson.Value, elemRaw []byte, elemPath, hint string) error) error {
+	keys, _ := e.locate(v)
+	c := v.Get(keys...)
+	craw := raw
+	for _, k := range keys {
+		if craw != nil {
+			craw = memberRaw(craw, k)
+		}
+	}
+	cpath := path
+	for _, k := range keys {
+		if cpath == "" {
+			cpath = k
+		} else {
+			cpath += "." + k
+		}
+	}
+	one := func(elem *fastjson.Value, elemRaw []byte, elemPath string) error {
+		hint := ""
+		if e.hint != "" {
+			if h := elem.GetStringBytes(e.hint); len(h) > 0 {
+				hint = string(h)
+			}
+		}
+		if e.inner != "" {
+			elem = elem.Get(e.inner)
+			if elemRaw != nil {
+				elemRaw = memberRaw(elemRaw, e.inner)
+			}
+			elemPath = joinPath(elemPath, e.inner)
+		}
+		if elemRaw == nil {
+			elemRaw = elem.MarshalTo(nil)
+		}
+		return fn(elem, elemRaw, elemPath, hint)
+	}
+	if c.Type() != fastjson.TypeArray {
+		return one(c, craw, cpath)
+	}
+	it := arrayIter{b: craw}
+	for i, elem := range c.GetArray() {
+		elemRaw := it.next()
+		if err := one(elem, elemRaw, cpath+"["+itoa(i)+"]"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func joinPath(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func itoa(i int) string {
+	if i >= 0 && i < 10 {
+		return string(rune('0' + i))
+	}
+	var b [20]byte
+	n := len(b)
+	for i > 0 {
+		n--
+		b[n] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[n:])
+}
+
+// memberRaw returns the bytes of the value of key in the JSON object b, or nil.
+func memberRaw(b []byte, key string) []byte {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	i = skipWS(b, i+1)
+	for i < len(b) && b[i] == '"' {
+		kend, err := scanString(b, i)
+		if err != nil {
+			return nil
+		}
+		k := b[i+1 : kend-1]
+		i = skipWS(b, kend)
+		if i >= len(b) || b[i] != ':' {
+			return nil
+		}
+		i = skipWS(b, i+1)
+		vend, err := scanValue(b, i)
+		if err != nil {
+			return nil
+		}
+		if string(k) == key {
+			return b[i:vend]
+		}
+		i = skipWS(b, vend)
+		if i >= len(b) || b[i] != ',' {
+			return nil
+		}
+		i = skipWS(b, i+1)
+	}
+	return nil
+}
+
+// arrayIter walks the elements of the JSON array in b; next returns nil once b is exhausted or broken.
+type arrayIter struct {
+	b       []byte
+	i       int
+	started bool
+	dead    bool
+}
+
+func (it *arrayIter) next() []byte {
+	if it.dead || it.b == nil {
+		return nil
+	}
+	b := it.b
+	if !it.started {
+		it.started = true
+		it.i = skipWS(b, 0)
+		if it.i >= len(b) || b[it.i] != '[' {
+			it.dead = true
+			return nil
+		}
+		it.i++
+	} else {
+		it.i = skipWS(b, it.i)
+		if it.i >= len(b) || b[it.i] != ',' {
+			it.dead = true
+			return nil
+		}
+		it.i++
+	}
+	start := skipWS(b, it.i)
+	end, err := scanValue(b, start)
+	if err != nil {
+		it.dead = true
+		return nil
+	}
+	it.i = end
+	return b[start:end]
+}

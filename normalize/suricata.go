@@ -1,0 +1,156 @@
+package normalize
+
+import (
+	"strings"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	socbot "github.com/socbot/socbot"
+)
+
+// suricata reads Suricata eve.json records of event_type "alert".
+type suricata struct{}
+
+var _ Normalizer = suricata{}
+
+func init() { Register("suricata", suricata{}) }
+
+func (suricata) Name() string { return "suricata" }
+
+// Match: an eve record has event_type and a flow or address pair next to its timestamp.
+func (suricata) Match(v *fastjson.Value) bool {
+	if !isType(v.Get("event_type"), fastjson.TypeString) || v.Get("timestamp") == nil {
+		return false
+	}
+	return v.Get("flow_id") != nil || v.Get("src_ip") != nil || v.Get("alert") != nil
+}
+
+func (suricata) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, error) {
+	r := newReader("suricata")
+	et := r.str(v, "event_type")
+	if et == "" {
+		return nil, errorf("suricata", "event_type", "required field is missing")
+	}
+	if et != "alert" {
+		return nil, errorf("suricata", "event_type", "event_type %q is not an alert (only eve alert records are accepted)", truncate(et, 40))
+	}
+	al := r.object(v, "alert")
+	if al == nil {
+		if r.err != nil {
+			return nil, r.err
+		}
+		return nil, errorf("suricata", "alert", "required field is missing")
+	}
+	a := newAlert("OISF", "Suricata")
+	a.Title = r.str(v, "alert.signature")
+	a.RuleName = a.Title
+	a.RuleID = r.str(v, "alert.signature_id")
+	a.Category = r.str(v, "alert.category")
+	if a.Title == "" && a.RuleID == "" {
+		return nil, errorf("suricata", "alert.signature", "required field is missing (neither alert.signature nor alert.signature_id)")
+	}
+	if a.Title == "" {
+		a.Title = "Suricata signature " + r.str(v, "alert.gid") + ":" + a.RuleID
+	}
+
+	// Severity: the ET signature_severity metadata when present, else alert.severity (1 = highest).
+	if sev := r.str(v, "alert.metadata.signature_severity"); sev != "" {
+		switch lowerTrim(sev) {
+		case "critical":
+			setSeverity(&a, socbot.SeverityCritical, sev)
+		case "major":
+			setSeverity(&a, socbot.SeverityHigh, sev)
+		case "minor":
+			setSeverity(&a, socbot.SeverityLow, sev)
+		case "informational", "info":
+			setSeverity(&a, socbot.SeverityInfo, sev)
+		default:
+			r.namedSeverity(&a, sev, "alert.metadata.signature_severity")
+		}
+	} else if n, ok := r.num(v, "alert.severity"); ok {
+		raw := numText(n)
+		switch {
+		case n < 1 || n > 255 || n != float64(int(n)):
+			r.fail("alert.severity", "severity %s out of range 1-255", raw)
+		case n == 1:
+			setSeverity(&a, socbot.SeverityHigh, raw)
+		case n == 2:
+			setSeverity(&a, socbot.SeverityMedium, raw)
+		case n == 3:
+			setSeverity(&a, socbot.SeverityLow, raw)
+		default:
+			setSeverity(&a, socbot.SeverityInfo, raw)
+		}
+	}
+
+	t, ok := r.time(v, "timestamp")
+	setTime(&a, t, ok, now)
+
+	// Identity: suricata has no alert id; flow, signature, transaction and packet count make one.
+	ts := r.str(v, "timestamp")
+	a.SourceID = strings.Join([]string{r.str(v, "flow_id"), a.RuleID, r.str(v, "tx_id"), r.str(v, "pcap_cnt"), ts}, ":")
+
+	// MITRE ATT&CK from rule metadata: ET keys mitre_tactic_id, mitre_technique_id, ...; other rulesets
+	// use free-form keys such as mitre_attack.
+	if md := al.GetObject("metadata"); md != nil {
+		md.Visit(func(k []byte, x *fastjson.Value) {
+			key := string(k)
+			if !strings.Contains(key, "mitre") && !strings.Contains(key, "attack_id") && !strings.HasPrefix(key, "tactic") && !strings.HasPrefix(key, "technique") {
+				return
+			}
+			r.eachStr(x, "", func(s string) {
+				switch {
+				case strings.Contains(key, "tactic"):
+					addTactic(&a, s)
+				case strings.Contains(key, "technique"):
+					addTechnique(&a, s)
+				default:
+					addMitre(&a, s)
+				}
+			})
+		})
+	}
+
+	// Endpoints: alert.source/target (the "target:" keyword) say who attacked whom; otherwise the
+	// packet direction.
+	if src := r.str(v, "alert.source.ip"); src != "" {
+		addIP(&a, src, socbot.AsSource)
+		addIP(&a, r.str(v, "alert.target.ip"), socbot.AsTarget)
+	} else {
+		addIP(&a, r.str(v, "src_ip"), socbot.AsSource)
+		addIP(&a, r.str(v, "dest_ip"), socbot.AsDestination)
+	}
+
+	host := r.str(v, "http.hostname")
+	addDomain(&a, host, socbot.AsDestination)
+	if u := r.str(v, "http.url"); u != "" {
+		switch {
+		case strings.Contains(u, "://"):
+			addURL(&a, u, socbot.AsDestination)
+		case host != "" && strings.HasPrefix(u, "/"):
+			scheme := "http://"
+			if p, _ := r.num(v, "dest_port"); p == 443 {
+				scheme = "https://"
+			}
+			addURL(&a, scheme+host+u, socbot.AsDestination)
+		}
+	}
+	addDomain(&a, r.str(v, "tls.sni"), socbot.AsDestination)
+	addDomain(&a, r.str(v, "dns.rrname"), socbot.AsDestination)
+	each(v, "dns.query", func(q *fastjson.Value) { addDomain(&a, r.str(q, "rrname"), socbot.AsDestination) })
+	each(v, "dns.queries", func(q *fastjson.Value) { addDomain(&a, r.str(q, "rrname"), socbot.AsDestination) })
+	addDomain(&a, r.str(v, "smtp.helo"), socbot.AsSource)
+	r.eachStr(v, "email.from", func(s string) { addEmail(&a, s, socbot.AsSource) })
+	r.eachStr(v, "email.to", func(s string) { addEmail(&a, s, socbot.AsTarget) })
+	for _, h := range [...]string{"fileinfo.sha256", "fileinfo.sha1", "fileinfo.md5"} {
+		addHash(&a, r.str(v, h), socbot.AsRelated)
+	}
+	addFile(&a, r.str(v, "fileinfo.filename"), socbot.AsRelated)
+
+	if r.err != nil {
+		return nil, r.err
+	}
+	finish(&a)
+	return []socbot.Alert{a}, nil
+}
