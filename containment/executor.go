@@ -295,7 +295,8 @@ func (e *Executor) runBatch(ctx context.Context, key string, conn socbot.Connect
 	send := batch
 
 	// Read back the in-doubt actions first where the connector can.
-	if checker, ok := conn.(socbot.ConnectorChecker); ok {
+	checker, canCheck := conn.(socbot.ConnectorChecker)
+	if canCheck {
 		var doubt []Action
 		send = nil
 		for _, a := range batch {
@@ -322,13 +323,15 @@ func (e *Executor) runBatch(ctx context.Context, key string, conn socbot.Connect
 			for i, a := range doubt {
 				switch {
 				case err != nil:
-					muts[a.ID] = e.retryMut("check", err, took)
+					muts[a.ID] = e.retryMut("check", err, took, canCheck)
 				case a.State == StateApplying && present[i]:
 					muts[a.ID] = e.successMut("check", socbot.ContainmentResult{Outcome: socbot.OutcomeAlreadyPresent,
 						Detail: "found in effect after an interrupted attempt"}, took)
 				case a.State == StateExpiring && !present[i]:
 					muts[a.ID] = e.successMut("check", socbot.ContainmentResult{Outcome: socbot.OutcomeAlreadyAbsent,
 						Detail: "found removed after an interrupted attempt"}, took)
+				case a.attemptsOf("apply")+a.attemptsOf("remove")+a.attemptsOf("check") >= e.cfg.MaxAttempts:
+					muts[a.ID] = e.finalMut("check", fmt.Errorf("gave up after %d attempts (read back: not done)", len(a.Attempts)+1), took)
 				default:
 					send = append(send, a)
 				}
@@ -376,7 +379,7 @@ func (e *Executor) runBatch(ctx context.Context, key string, conn socbot.Connect
 			if final {
 				muts[a.ID] = e.finalMut(op, res.Err, took)
 			} else {
-				muts[a.ID] = e.retryMut(op, res.Err, took)
+				muts[a.ID] = e.retryMut(op, res.Err, took, canCheck)
 			}
 		}
 	}
@@ -467,7 +470,10 @@ func (e *Executor) successMut(op string, res socbot.ContainmentResult, took time
 	}
 }
 
-func (e *Executor) retryMut(op string, err error, took time.Duration) func(*Action, time.Time) {
+// retryMut schedules another attempt, or gives up after MaxAttempts. An action whose outcome is in
+// doubt on a connector that can read back gets up to MaxAttempts more rounds, so that the read-back
+// settles it instead of a guess.
+func (e *Executor) retryMut(op string, err error, took time.Duration, canCheck bool) func(*Action, time.Time) {
 	return func(a *Action, now time.Time) {
 		attempt(a, op, now, took, socbot.ContainmentResult{Outcome: socbot.OutcomeFailed, Err: err})
 		a.LeaseOwner, a.LeaseUntil = "", time.Time{}
@@ -476,8 +482,17 @@ func (e *Executor) retryMut(op string, err error, took time.Duration) func(*Acti
 			a.InDoubt = true // the vendor may have acted before the call was cut off
 		}
 		_, ra := classify(err)
-		if n := a.attemptsOf(op) + a.attemptsOf("check"); n >= e.cfg.MaxAttempts {
-			e.finishFailed(a, now, fmt.Sprintf("gave up after %d attempts: %v", n, err))
+		n := a.attemptsOf(op) + a.attemptsOf("check")
+		limit := e.cfg.MaxAttempts
+		if a.InDoubt && canCheck {
+			limit *= 2
+		}
+		if n >= limit {
+			why := fmt.Sprintf("gave up after %d attempts: %v", n, err)
+			if a.InDoubt {
+				why += " (outcome unknown: the vendor may have acted before the last call was cut off)"
+			}
+			e.finishFailed(a, now, why)
 			return
 		}
 		if a.State == StateApplying {

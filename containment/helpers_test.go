@@ -114,3 +114,9 @@ func (e *env) get(id int64) Action {
 	}
 	return a
 }
+
+func Faults429() fakeconn.Faults {
+	return fakeconn.Faults{Rate429: 1, RetryAfter: 7 * time.Second, Seed: 1}
+}
+
+func Faults0() fakeconn.Faults { return fakeconn.Faults{} }

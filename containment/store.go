@@ -244,7 +244,7 @@ func (m *MemStore) Claim(_ context.Context, owner string, now time.Time, lease t
 	}
 	out := make([]Action, len(due))
 	for i, a := range due {
-		a.InDoubt = a.LeaseOwner != "" // a lapsed lease: the previous holder may have called the vendor
+		a.InDoubt = a.InDoubt || a.LeaseOwner != "" // a lapsed lease: the previous holder may have called the vendor
 		if a.State == StateApproved {
 			a.State = StateApplying
 		}
