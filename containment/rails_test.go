@@ -20,7 +20,7 @@ func TestRails(t *testing.T) {
 		{"acme", socbot.ActBlockIP, "203.0.113.7", 0, ""},
 		{"acme", socbot.ActBlockIP, "203.0.113.0/24", 0, "never-block"}, // covers a tenant never-block address
 		{"acme", socbot.ActBlockIP, "203.0.113.200", 0, "never-block"},
-		{"other", socbot.ActBlockIP, "203.0.113.200", 0, ""}, // another tenant's list does not apply
+		{"other", socbot.ActBlockIP, "203.0.113.200", 0, ""},           // another tenant's list does not apply
 		{"acme", socbot.ActBlockIP, "198.51.100.10", 0, "never-block"}, // MSSP egress
 		{"acme", socbot.ActBlockIP, "8.8.8.8", 0, "never-block"},       // resolver
 		{"acme", socbot.ActBlockIP, "2606:4700:4700::1111", 0, "never-block"},
