@@ -187,11 +187,13 @@ func Run(t *testing.T, s Suite) {
 	good := env.Connector(false, 5*time.Second)
 
 	t.Run("lifecycle", func(t *testing.T) {
+		env.T = t
 		for _, c := range s.Cases {
 			env.lifecycle(good, c)
 		}
 	})
 	t.Run("batch", func(t *testing.T) {
+		env.T = t
 		if len(s.Cases) < 2 {
 			t.Skip("one case only")
 		}
@@ -210,6 +212,7 @@ func Run(t *testing.T, s Suite) {
 		env.Want(res, err, socbot.OutcomeRemoved)
 	})
 	t.Run("auth_failure_not_retried", func(t *testing.T) {
+		env.T = t
 		bad := env.Connector(true, 5*time.Second)
 		before := env.Fake.AuthFailures()
 		res, err := env.Apply(bad, s.Cases[0])
@@ -228,6 +231,7 @@ func Run(t *testing.T, s Suite) {
 		}
 	})
 	t.Run("throttled_429_carries_delay", func(t *testing.T) {
+		env.T = t
 		c := s.Cases[0]
 		env.Fake.Faults().Queue(faults.TooMany, 1)
 		res, err := env.Apply(good, c)
@@ -246,6 +250,7 @@ func Run(t *testing.T, s Suite) {
 		env.Want(res, err, socbot.OutcomeRemoved)
 	})
 	t.Run("server_error_retryable", func(t *testing.T) {
+		env.T = t
 		c := s.Cases[0]
 		env.Fake.Faults().Queue(faults.Server, 1)
 		res, err := env.Apply(good, c)
@@ -261,6 +266,7 @@ func Run(t *testing.T, s Suite) {
 		env.Want(res, err, socbot.OutcomeRemoved)
 	})
 	t.Run("hang_times_out_retryable", func(t *testing.T) {
+		env.T = t
 		c := s.Cases[0]
 		quick := env.Connector(false, 200*time.Millisecond)
 		env.Fake.Faults().Queue(faults.Hang, 1)
@@ -277,6 +283,7 @@ func Run(t *testing.T, s Suite) {
 		env.Want(res, err, socbot.OutcomeRemoved)
 	})
 	t.Run("credentials_never_leak", func(t *testing.T) {
+		env.T = t
 		cfg := s.Config(env.Server.URL)
 		bad := cfg
 		s.Spoil(&bad)
