@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
 	socbot "github.com/socbot/socbot"
+	"github.com/vishvananda/netns"
 )
 
 // lab is two network namespaces joined by a veth pair: "host" (where the firewall runs) has
