@@ -1,0 +1,63 @@
+package evtx
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func corpusDir(t testing.TB) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("module root not found")
+		}
+		dir = parent
+	}
+	c := filepath.Join(dir, "..", "shared", "corpus", "detection")
+	if _, err := os.Stat(filepath.Join(c, "evtx")); err != nil {
+		t.Skipf("detection corpus not present at %s", c)
+	}
+	return c
+}
+
+func corpusFiles(t testing.TB) []string {
+	c := corpusDir(t)
+	var files []string
+	for _, root := range []string{filepath.Join(c, "evtx"), filepath.Join(c, "sigma", "regression_data")} {
+		filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && filepath.Ext(p) == ".evtx" {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	return files
+}
+
+func TestDumpOne(t *testing.T) {
+	files := corpusFiles(t)
+	if os.Getenv("EVTX_DUMP") == "" {
+		t.Skip("set EVTX_DUMP")
+	}
+	n := 0
+	_, err := ReadFile(files[0], func(r *Record) error {
+		if n < 3 {
+			fmt.Println(r.ID, r.Written, r.Channel, r.EventID)
+			for _, f := range r.Fields {
+				fmt.Printf("   %d %s = %q\n", f.Section, f.Name, f.Value)
+			}
+		}
+		n++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
