@@ -1,0 +1,188 @@
+package intel
+
+import (
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/ioc"
+)
+
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) Now() time.Time { return c.t }
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func hits(ms []socbot.IndicatorMatch) string {
+	var s []string
+	for _, m := range ms {
+		s = append(s, m.Type+":"+m.Value+"/"+m.Why)
+	}
+	sort.Strings(s)
+	return strings.Join(s, " ")
+}
+
+func TestMatcher(t *testing.T) {
+	clk := &fakeClock{t0}
+	m := NewMatcher(DefaultDecay(), clk)
+	e := func(tenant string, typ ioc.Type, v string) IndexEntry {
+		return IndexEntry{TenantID: tenant, Type: typ, Value: v, Base: 90, Ref: t0.Add(-time.Hour), Sources: []string{"feed"}}
+	}
+	m.Reset([]IndexEntry{
+		e("", ioc.IPv4, "203.0.113.7"),
+		e("acme", ioc.IPv4, "198.51.100.1"),
+		e("", ioc.CIDR, "10.0.0.0/8"),
+		e("acme", ioc.CIDR, "10.1.0.0/16"),
+		e("globex", ioc.CIDR, "10.1.2.0/24"),
+		e("", ioc.CIDR, "2001:db8::/32"),
+		e("", ioc.CIDR, "0.0.0.0/0"),
+		e("", ioc.Domain, "evil.example"),
+		e("acme", ioc.Domain, "bad.co.uk"),
+		e("", ioc.URL, "http://evil.example/a"),
+		e("", ioc.SHA256, strings.Repeat("ab", 32)),
+		e("", ioc.Email, "x@phish.example"),
+		e("", ioc.Domain, "phish.example"),
+		e("", ioc.IPv6, "2001:db8::1"),
+	})
+	tests := []struct {
+		tenant string
+		typ    socbot.ObservableType
+		value  string
+		want   string
+	}{
+		{"acme", socbot.ObsIP, "203.0.113.7", "cidr:0.0.0.0/0/cidr ipv4:203.0.113.7/exact"},
+		{"acme", socbot.ObsIP, "198.51.100.1", "cidr:0.0.0.0/0/cidr ipv4:198.51.100.1/exact"},
+		{"globex", socbot.ObsIP, "198.51.100.1", "cidr:0.0.0.0/0/cidr"},
+		{"acme", socbot.ObsIP, "10.1.2.3", "cidr:0.0.0.0/0/cidr cidr:10.0.0.0/8/cidr cidr:10.1.0.0/16/cidr"},
+		{"globex", socbot.ObsIP, "10.1.2.3", "cidr:0.0.0.0/0/cidr cidr:10.0.0.0/8/cidr cidr:10.1.2.0/24/cidr"},
+		{"globex", socbot.ObsIP, "10.1.3.3", "cidr:0.0.0.0/0/cidr cidr:10.0.0.0/8/cidr"},
+		{"x", socbot.ObsIP, "2001:DB8::1", "cidr:2001:db8::/32/cidr ipv6:2001:db8::1/exact"},
+		{"x", socbot.ObsIP, "2001:db9::1", ""},
+		{"x", socbot.ObsDomain, "evil.example", "domain:evil.example/exact"},
+		{"x", socbot.ObsDomain, "A.B.Evil.Example.", "domain:evil.example/subdomain"},
+		{"x", socbot.ObsDomain, "notevil.example", ""},
+		{"acme", socbot.ObsDomain, "www.bad.co.uk", "domain:bad.co.uk/subdomain"},
+		{"x", socbot.ObsDomain, "www.bad.co.uk", ""},
+		{"x", socbot.ObsURL, "HTTP://EVIL.example:80/a#x", "domain:evil.example/url_host url:http://evil.example/a/exact"},
+		{"x", socbot.ObsURL, "http://sub.evil.example/other", "domain:evil.example/url_host"},
+		{"x", socbot.ObsURL, "http://203.0.113.7/x", "cidr:0.0.0.0/0/url_host_cidr ipv4:203.0.113.7/url_host"},
+		{"x", socbot.ObsSHA256, strings.Repeat("AB", 32), "sha256:" + strings.Repeat("ab", 32) + "/exact"},
+		{"x", socbot.ObsEmail, "X@phish.example", "domain:phish.example/email_domain email:x@phish.example/exact"},
+		{"x", socbot.ObsUser, "bob", ""},
+	}
+	for _, tt := range tests {
+		if g := hits(m.Match(tt.tenant, tt.typ, tt.value)); g != tt.want {
+			t.Errorf("Match(%s, %s, %s)\n got %s\nwant %s", tt.tenant, tt.typ, tt.value, g, tt.want)
+		}
+	}
+	// Score, id and sources of a hit
+	r := m.Match("x", socbot.ObsIP, "2001:db8::1")
+	for _, h := range r {
+		if h.Why == "exact" && (h.Score != DefaultDecay().Model(ioc.IPv6).ScoreAt(90, time.Hour) || h.IndicatorID != IndicatorID(ioc.IPv6, "2001:db8::1") || h.Sources[0] != "feed") {
+			t.Errorf("hit %+v", h)
+		}
+	}
+}
+
+func TestMatcherDecayAndDelta(t *testing.T) {
+	clk := &fakeClock{t0}
+	m := NewMatcher(DefaultDecay(), clk)
+	m.Reset([]IndexEntry{
+		{TenantID: "acme", Type: ioc.IPv4, Value: "203.0.113.7", Base: 80, Ref: t0},
+		{TenantID: "acme", Type: ioc.Domain, Value: "old.example", Base: 80, Ref: t0},
+		{TenantID: "acme", Type: ioc.CIDR, Value: "192.0.2.0/24", Base: 80, Ref: t0},
+	})
+	if r := m.Match("acme", socbot.ObsIP, "203.0.113.7"); len(r) != 1 || r[0].Score != 80 {
+		t.Fatalf("fresh: %+v", r)
+	}
+	clk.t = t0.Add(15 * day) // IPv4: 60 days, speed 2: 80*(1-sqrt(0.25)) = 40
+	if r := m.Match("acme", socbot.ObsIP, "203.0.113.7"); len(r) != 1 || r[0].Score != 40 {
+		t.Fatalf("15 days: %+v", r)
+	}
+	clk.t = t0.Add(50 * day) // 80*(1-sqrt(50/60)) = 6.97 -> expired
+	if r := m.Match("acme", socbot.ObsIP, "203.0.113.7"); len(r) != 0 {
+		t.Fatalf("expired still matches: %+v", r)
+	}
+	// a re-sighting restores it through the delta
+	m.Apply([]IndexEntry{{TenantID: "acme", Type: ioc.IPv4, Value: "203.0.113.7", Base: 80, Ref: clk.t}})
+	if r := m.Match("acme", socbot.ObsIP, "203.0.113.7"); len(r) != 1 || r[0].Score != 80 {
+		t.Fatalf("after re-sighting: %+v", r)
+	}
+	// removal through the delta hides the base record, exact and CIDR
+	clk.t = t0
+	m.Apply([]IndexEntry{{TenantID: "acme", Type: ioc.Domain, Value: "old.example", Dead: true},
+		{TenantID: "acme", Type: ioc.CIDR, Value: "192.0.2.0/24", Dead: true}})
+	if r := m.Match("acme", socbot.ObsDomain, "www.old.example"); len(r) != 0 {
+		t.Fatalf("removed domain matches: %+v", r)
+	}
+	if r := m.Match("acme", socbot.ObsIP, "192.0.2.9"); len(r) != 0 {
+		t.Fatalf("removed cidr matches: %+v", r)
+	}
+	// a changed base record is reported once, from the delta
+	m.Apply([]IndexEntry{{TenantID: "acme", Type: ioc.IPv4, Value: "203.0.113.7", Base: 55, Ref: t0}})
+	if r := m.Match("acme", socbot.ObsIP, "203.0.113.7"); len(r) != 1 || r[0].Score != 55 {
+		t.Fatalf("changed: %+v", r)
+	}
+}
+
+func TestMatcherSyntheticAllFound(t *testing.T) {
+	now := t0
+	entries := SyntheticEntries(20000, 1, now)
+	m := NewMatcher(DefaultDecay(), &fakeClock{now})
+	m.Reset(entries)
+	for _, e := range entries {
+		typ := socbot.ObservableType(e.Type)
+		switch e.Type {
+		case ioc.IPv4, ioc.IPv6:
+			typ = socbot.ObsIP
+		case ioc.CIDR:
+			continue
+		}
+		found := false
+		for _, h := range m.Match(e.TenantID, typ, e.Value) {
+			if h.Value == e.Value && h.Type == string(e.Type) {
+				found = true
+			}
+		}
+		if !found {
+			t.Fatalf("%+v not found", e)
+		}
+	}
+}
+
+var benchFixture struct {
+	sync.Once
+	m  *Matcher
+	qs []Observation
+}
+
+func matchFixture(b *testing.B) (*Matcher, []Observation) {
+	benchFixture.Do(func() {
+		n := 1000000
+		if testing.Short() {
+			n = 100000
+		}
+		entries := SyntheticEntries(n, 1, t0)
+		m := NewMatcher(DefaultDecay(), &fakeClock{t0})
+		m.Reset(entries)
+		benchFixture.m, benchFixture.qs = m, SyntheticQueries(entries, 1<<20, 2)
+		runtime.GC()
+	})
+	return benchFixture.m, benchFixture.qs
+}
+
+func BenchmarkMatch(b *testing.B) {
+	m, qs := matchFixture(b)
+	b.ResetTimer()
+	h := 0
+	for i := 0; i < b.N; i++ {
+		q := qs[i&(len(qs)-1)]
+		h += len(m.Match(q.Tenant, q.Type, q.Value))
+	}
+	b.ReportMetric(float64(m.Stats().BytesPerIndictr), "B/indicator")
+}
