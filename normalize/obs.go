@@ -10,8 +10,27 @@ import (
 // The add* helpers validate and canonicalise a value before it becomes an observable; invalid values and
 // placeholders are dropped (a redacted "000.111.222.10" is no IP, "ddd" is no hash).
 
+// put adds an observable. "related" is the weakest role: a value already present with another role is
+// not added again as related, and a related entry is upgraded when the same value arrives with a role.
+func put(a *socbot.Alert, t socbot.ObservableType, value string, role socbot.ObsRole) {
+	for i := range a.Observables {
+		o := &a.Observables[i]
+		if o.Type != t || o.Value != value {
+			continue
+		}
+		if o.Role == role || role == socbot.AsRelated {
+			return
+		}
+		if o.Role == socbot.AsRelated {
+			o.Role = role
+			return
+		}
+	}
+	a.Observables = append(a.Observables, socbot.Observable{Type: t, Value: value, Role: role})
+}
+
 // canonIP returns the canonical form of an IP address ("::ffff:1.2.3.4" becomes "1.2.3.4", zones are
-// dropped), or "" when s is not one or is the unspecified address.
+// dropped), or "" when s is not one or is an address that names no particular host.
 func canonIP(s string) string {
 	s = strings.TrimSpace(s)
 	if len(s) < 2 || len(s) > 64 {
@@ -25,7 +44,9 @@ func canonIP(s string) string {
 		return ""
 	}
 	ip = ip.Unmap().WithZone("")
-	if ip.IsUnspecified() {
+	// Addresses every host has (unspecified, loopback, link-local, multicast) identify nothing and would
+	// tie unrelated alerts together.
+	if ip.IsUnspecified() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() {
 		return ""
 	}
 	if c := ip.String(); c != s {
@@ -36,7 +57,7 @@ func canonIP(s string) string {
 
 func addIP(a *socbot.Alert, s string, role socbot.ObsRole) {
 	if ip := canonIP(s); ip != "" {
-		a.AddObservable(socbot.ObsIP, ip, role)
+		put(a, socbot.ObsIP, ip, role)
 	}
 }
 
@@ -97,7 +118,7 @@ func canonDomain(s string) string {
 
 func addDomain(a *socbot.Alert, s string, role socbot.ObsRole) {
 	if d := canonDomain(s); d != "" {
-		a.AddObservable(socbot.ObsDomain, d, role)
+		put(a, socbot.ObsDomain, d, role)
 	}
 }
 
@@ -109,7 +130,7 @@ func addHost(a *socbot.Alert, s string, role socbot.ObsRole) {
 		return
 	}
 	if ip := canonIP(s); ip != "" {
-		a.AddObservable(socbot.ObsIP, ip, role)
+		put(a, socbot.ObsIP, ip, role)
 		return
 	}
 	if strings.ContainsAny(s, " /\\<>\"'@") {
@@ -119,7 +140,7 @@ func addHost(a *socbot.Alert, s string, role socbot.ObsRole) {
 	if s == "" || s == "localhost" {
 		return
 	}
-	a.AddObservable(socbot.ObsHost, s, role)
+	put(a, socbot.ObsHost, s, role)
 }
 
 // addURL adds an absolute URL (scheme://host...), trimmed.
@@ -135,7 +156,7 @@ func addURL(a *socbot.Alert, s string, role socbot.ObsRole) {
 			return
 		}
 	}
-	a.AddObservable(socbot.ObsURL, s, role)
+	put(a, socbot.ObsURL, s, role)
 }
 
 // hashType returns the observable type a hex digest's length implies (MD5 32, SHA-1 40, SHA-256 64), or
@@ -173,7 +194,7 @@ func hashType(s string) socbot.ObservableType {
 func addHash(a *socbot.Alert, s string, role socbot.ObsRole) {
 	s = strings.TrimSpace(s)
 	if t := hashType(s); t != "" {
-		a.AddObservable(t, lowerASCII(s), role)
+		put(a, t, lowerASCII(s), role)
 	}
 }
 
@@ -203,7 +224,7 @@ func addEmail(a *socbot.Alert, s string, role socbot.ObsRole) {
 	if canonDomain(s[at+1:]) == "" {
 		return
 	}
-	a.AddObservable(socbot.ObsEmail, lowerASCII(s), role)
+	put(a, socbot.ObsEmail, lowerASCII(s), role)
 }
 
 // addUser adds a user account as given ("DOMAIN\\user", "user@domain" and "user" are kept verbatim).
@@ -212,7 +233,7 @@ func addUser(a *socbot.Alert, s string, role socbot.ObsRole) {
 	if s == "" || isPlaceholder([]byte(s)) || len(s) > 256 {
 		return
 	}
-	a.AddObservable(socbot.ObsUser, s, role)
+	put(a, socbot.ObsUser, s, role)
 }
 
 // addDomainUser adds user qualified by its domain as "DOMAIN\user" when both are given.
@@ -232,7 +253,7 @@ func addProcess(a *socbot.Alert, s string, role socbot.ObsRole) {
 	if s == "" || isPlaceholder([]byte(s)) || len(s) > 1024 {
 		return
 	}
-	a.AddObservable(socbot.ObsProcess, s, role)
+	put(a, socbot.ObsProcess, s, role)
 }
 
 // addFile adds a file by path or name.
@@ -241,7 +262,7 @@ func addFile(a *socbot.Alert, s string, role socbot.ObsRole) {
 	if s == "" || isPlaceholder([]byte(s)) || len(s) > 1024 {
 		return
 	}
-	a.AddObservable(socbot.ObsFile, s, role)
+	put(a, socbot.ObsFile, s, role)
 }
 
 // joinPath2 joins a directory and a file name with the separator the directory uses.

@@ -18,12 +18,21 @@ func init() { Register("suricata", suricata{}) }
 
 func (suricata) Name() string { return "suricata" }
 
-// Match: an eve record has event_type and a flow or address pair next to its timestamp.
+// eveTypes are the event types Suricata's eve output writes.
+var eveTypes = map[string]bool{
+	"alert": true, "anomaly": true, "drop": true, "flow": true, "netflow": true, "stats": true, "http": true, "http2": true,
+	"dns": true, "tls": true, "fileinfo": true, "smtp": true, "ssh": true, "smb": true, "nfs": true, "tftp": true, "ftp": true,
+	"ftp_data": true, "dhcp": true, "krb5": true, "ikev2": true, "ike": true, "snmp": true, "sip": true, "rfb": true, "mqtt": true,
+	"rdp": true, "dnp3": true, "modbus": true, "enip": true, "dcerpc": true, "pgsql": true, "quic": true, "bittorrent-dht": true,
+	"websocket": true, "ldap": true, "pop3": true, "doh2": true, "mdns": true, "arp": true, "frame": true, "template": true,
+}
+
+// Match: an eve record has a timestamp and one of eve's event types.
 func (suricata) Match(v *fastjson.Value) bool {
-	if !isType(v.Get("event_type"), fastjson.TypeString) || v.Get("timestamp") == nil {
+	if !isType(v.Get("timestamp"), fastjson.TypeString) {
 		return false
 	}
-	return v.Get("flow_id") != nil || v.Get("src_ip") != nil || v.Get("alert") != nil
+	return eveTypes[string(v.GetStringBytes("event_type"))]
 }
 
 func (suricata) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, error) {
