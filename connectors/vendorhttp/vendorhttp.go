@@ -107,7 +107,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request) (*Response, error) {
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
 		msg := c.Redact(err.Error())
-		c.Logger.Debug("vendor call failed", "connector", c.Connector, "method", req.Method, "path", req.URL.Path, "err", msg)
+		c.Logger.Debug("vendor call failed", "connector", c.Connector, "method", req.Method, "path", c.Redact(req.URL.Path), "err", msg)
 		if errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, &socbot.VendorError{Connector: c.Connector, Msg: "call cancelled: " + msg}
 		}
@@ -118,7 +118,7 @@ func (c *Client) Do(ctx context.Context, req *http.Request) (*Response, error) {
 	if err != nil {
 		return nil, &socbot.VendorError{Connector: c.Connector, Status: resp.StatusCode, Msg: "reading answer: " + c.Redact(err.Error()), Retryable: true}
 	}
-	c.Logger.Debug("vendor call", "connector", c.Connector, "method", req.Method, "path", req.URL.Path,
+	c.Logger.Debug("vendor call", "connector", c.Connector, "method", req.Method, "path", c.Redact(req.URL.Path),
 		"status", resp.StatusCode, "ms", time.Since(start).Milliseconds())
 	return &Response{Status: resp.StatusCode, Header: resp.Header, Body: body}, nil
 }
