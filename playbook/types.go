@@ -1,0 +1,5 @@
+package playbook
+
+import "reflect"
+
+var anySliceType = reflect.TypeOf([]any{})
