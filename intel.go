@@ -11,6 +11,7 @@ type IndicatorMatch struct {
 	Sources     []string `json:"sources,omitempty"`
 	TLP         string   `json:"tlp,omitempty"`
 	Tags        []string `json:"tags,omitempty"`
+	TenantID    string   `json:"tenant_id,omitempty"` // owner of the indicator: the tenant, or "" for an MSSP-wide one
 }
 
 // IndicatorMatcher looks observed values up in the threat-intel index: the tenant's own indicators and

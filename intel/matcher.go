@@ -339,6 +339,6 @@ func (q *query) hit(ix *Index, r int32, key, observed, why string) {
 	md := ix.metas[x.meta]
 	q.out = append(q.out, socbot.IndicatorMatch{
 		IndicatorID: id, Type: string(ioc.Types[x.typ]), Value: key, Matched: observed,
-		Why: why, Score: score, Sources: md.sources, TLP: TLP(x.tlp).String(), Tags: md.tags,
+		Why: why, Score: score, Sources: md.sources, TLP: TLP(x.tlp).String(), Tags: md.tags, TenantID: ix.tnames[x.tenant],
 	})
 }

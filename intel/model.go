@@ -90,13 +90,14 @@ type KillChainPhase struct {
 
 // Source is one feed's (or analyst's) report of an indicator.
 type Source struct {
-	Name       string    `json:"name"`                  // feed name, e.g. "abusech-feodo", or "analyst:alice"
-	Confidence int       `json:"confidence"`            // the source's own confidence 0-100 for this indicator
-	FirstSeen  time.Time `json:"first_seen"`            // when this source first reported it
-	LastSeen   time.Time `json:"last_seen"`             // when this source last reported it
-	Ref        string    `json:"ref,omitempty"`         // the source's id or link for it (event uuid, ThreatFox id, post URL)
-	Disabled   bool      `json:"disabled,omitempty"`    // the feed was disabled or removed: kept for attribution
-	ValidUntil time.Time `json:"valid_until,omitempty"` // the source's own expiry, if it gave one
+	Name        string    `json:"name"`                  // feed name, e.g. "abusech-feodo", or "analyst:alice"
+	Reliability int       `json:"reliability"`           // how far the feed is trusted, 0-100, when it reported this
+	Confidence  int       `json:"confidence"`            // the source's own confidence 0-100 for this indicator
+	FirstSeen   time.Time `json:"first_seen"`            // when this source first reported it
+	LastSeen    time.Time `json:"last_seen"`             // when this source last reported it
+	Ref         string    `json:"ref,omitempty"`         // the source's id or link for it (event uuid, ThreatFox id, post URL)
+	Disabled    bool      `json:"disabled,omitempty"`    // the feed was disabled or removed: kept for attribution
+	ValidUntil  time.Time `json:"valid_until,omitempty"` // the source's own expiry, if it gave one
 }
 
 // Indicator is one normalised indicator of one tenant ("" = MSSP-wide), with everything every
@@ -149,7 +150,8 @@ func (in *Indicator) SourceNames() []string {
 // Sighting is one observation of an indicator in a tenant's data (a triage enrichment hit or a monitor
 // match), or an analyst's verdict on it.
 type Sighting struct {
-	TenantID    string    `json:"tenant_id"`
+	TenantID    string    `json:"tenant_id"`         // owner of the indicator ("" = MSSP-wide)
+	SeenBy      string    `json:"seen_by,omitempty"` // tenant in whose data it was seen
 	IndicatorID string    `json:"indicator_id"`
 	Type        ioc.Type  `json:"type"`
 	Value       string    `json:"value"`    // the indicator value

@@ -1,0 +1,561 @@
+package intel
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"sort"
+	"sync"
+	"time"
+
+	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/ioc"
+	"github.com/socbot/socbot/warninglist"
+)
+
+// Item is one indicator as one feed reports it, before merging. Feed parsers produce Items.
+type Item struct {
+	Type        ioc.Type         `json:"type"`
+	Value       string           `json:"value"`
+	Confidence  int              `json:"confidence,omitempty"` // 0: the feed's default
+	FirstSeen   time.Time        `json:"first_seen,omitempty"`
+	LastSeen    time.Time        `json:"last_seen,omitempty"`
+	ValidUntil  time.Time        `json:"valid_until,omitempty"`
+	TLP         string           `json:"tlp,omitempty"` // "": the feed's default
+	Tags        []string         `json:"tags,omitempty"`
+	KillChain   []KillChainPhase `json:"kill_chain_phases,omitempty"`
+	Description string           `json:"description,omitempty"`
+	Ref         string           `json:"ref,omitempty"` // the feed's own id or link for it
+	Pattern     string           `json:"pattern,omitempty"`
+	Revoked     bool             `json:"revoked,omitempty"` // the feed withdrew it
+}
+
+// SourceInfo describes where a batch of Items came from.
+type SourceInfo struct {
+	Name              string // feed name
+	Reliability       int    // 0-100: how far the feed is trusted (admiralty A=100 ... E=20)
+	DefaultConfidence int    // confidence of items that carry none
+	TLP               TLP    // marking of items that carry none
+	Tags              []string
+}
+
+// IngestStats counts what one Ingest call did.
+type IngestStats struct {
+	Items    int `json:"items"`
+	Invalid  int `json:"invalid"`
+	Filtered int `json:"filtered"` // matched a warninglist
+	New      int `json:"new"`
+	Updated  int `json:"updated"`
+	Revoked  int `json:"revoked"`
+}
+
+// Add sums counts.
+func (s *IngestStats) Add(o IngestStats) {
+	s.Items += o.Items
+	s.Invalid += o.Invalid
+	s.Filtered += o.Filtered
+	s.New += o.New
+	s.Updated += o.Updated
+	s.Revoked += o.Revoked
+}
+
+// EngineConfig configures an Engine.
+type EngineConfig struct {
+	Store        Store
+	Warninglists *warninglist.Set // may be nil
+	Decay        Decay            // nil: DefaultDecay
+	Clock        socbot.Clock     // nil: SystemClock
+	Logger       *slog.Logger
+	// Containment receives indicators whose score reaches a tenant's threshold; nil disables the hook.
+	Containment ContainmentSink
+	// ContainmentThreshold returns a tenant's threshold (0-100; 0 disables it for that tenant).
+	ContainmentThreshold func(tenantID string) int
+	// CompactAt is the delta size at which the match index is rebuilt from the store (default 50,000).
+	CompactAt int
+}
+
+// Engine is the intel bot's core: it merges feed items into indicators, keeps the match index current
+// and records sightings. It is safe for concurrent use.
+type Engine struct {
+	cfg     EngineConfig
+	store   Store
+	decay   Decay
+	clock   socbot.Clock
+	log     *slog.Logger
+	matcher *Matcher
+
+	ingestMu sync.Mutex // one merge at a time: read-merge-write of the same keys must not interleave
+
+	sightMu  sync.Mutex
+	pending  []Sighting
+	dropped  int
+	compactM sync.Mutex
+}
+
+var _ socbot.IndicatorMatcher = (*Engine)(nil)
+
+// NewEngine builds an engine. Call Load to fill the match index from the store.
+func NewEngine(cfg EngineConfig) *Engine {
+	if cfg.Decay == nil {
+		cfg.Decay = DefaultDecay()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = socbot.SystemClock{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.CompactAt <= 0 {
+		cfg.CompactAt = 50000
+	}
+	if cfg.Store == nil {
+		cfg.Store = NewMemStore()
+	}
+	if cfg.Warninglists != nil {
+		cfg.Warninglists.Freeze()
+	}
+	return &Engine{cfg: cfg, store: cfg.Store, decay: cfg.Decay, clock: cfg.Clock, log: cfg.Logger,
+		matcher: NewMatcher(cfg.Decay, cfg.Clock)}
+}
+
+// Store returns the engine's store.
+func (e *Engine) Store() Store { return e.store }
+
+// Decay returns the decay models.
+func (e *Engine) Decay() Decay { return e.decay }
+
+// Matcher returns the live match index.
+func (e *Engine) Matcher() *Matcher { return e.matcher }
+
+// Now is the engine's clock.
+func (e *Engine) Now() time.Time { return e.clock.Now() }
+
+// Match implements socbot.IndicatorMatcher.
+func (e *Engine) Match(tenantID string, typ socbot.ObservableType, value string) []socbot.IndicatorMatch {
+	return e.matcher.Match(tenantID, typ, value)
+}
+
+// indexEntry maps an indicator to its index entry; inactive ones become tombstones.
+func indexEntry(in *Indicator) IndexEntry {
+	e := IndexEntry{TenantID: in.TenantID, Type: in.Type, Value: in.Value, Base: in.BaseScore(), Ref: in.Reference(),
+		Until: in.ValidUntil(), TLP: in.TLP, Sources: in.SourceNames(), Tags: in.Tags}
+	if in.Revoked || in.FilteredBy != "" {
+		e.Dead = true
+	}
+	return e
+}
+
+// Load rebuilds the match index from every stored indicator that is not revoked or filtered
+// (expired ones are included: they may be restored by a sighting, and the index ages them itself).
+func (e *Engine) Load(ctx context.Context) (int, error) {
+	e.compactM.Lock()
+	defer e.compactM.Unlock()
+	var entries []IndexEntry
+	err := e.store.ScanIndicators(ctx, Filter{TenantID: "*"}, func(in *Indicator) error {
+		entries = append(entries, indexEntry(in))
+		return nil
+	})
+	if err != nil {
+		return 0, socbot.E("intel.Engine.Load", err)
+	}
+	e.matcher.Reset(entries)
+	return len(entries), nil
+}
+
+// Ingest merges one batch of items from one source into tenantID's indicators ("" = MSSP-wide):
+// values are normalised, checked against the warninglists, deduplicated with what is stored, their
+// confidence recombined over all sources, and the match index updated. The batch is written in one
+// Store call, so a failure changes nothing.
+func (e *Engine) Ingest(ctx context.Context, tenantID string, src SourceInfo, items []Item) (IngestStats, error) {
+	const op = "intel.Engine.Ingest"
+	var st IngestStats
+	st.Items = len(items)
+	if src.Name == "" {
+		return st, socbot.FieldError(op, "source", "source name is empty")
+	}
+	now := e.clock.Now()
+	// normalise and merge within the batch
+	type pend struct {
+		item Item
+		tlp  TLP
+	}
+	batch := make(map[string]*pend, len(items))
+	var keys []string
+	for _, it := range items {
+		v, ok := ioc.Normalize(it.Type, it.Value)
+		if !ok {
+			st.Invalid++
+			continue
+		}
+		it.Value = v
+		tlp := src.TLP
+		if it.TLP != "" {
+			if t, ok := ParseTLP(it.TLP); ok {
+				tlp = t
+			} else {
+				tlp = TLPRed // unknown marking: the most restrictive
+			}
+		}
+		k := string(it.Type) + ":" + v
+		if p, ok := batch[k]; ok {
+			mergeItem(&p.item, &it)
+			if tlp > p.tlp {
+				p.tlp = tlp
+			}
+			continue
+		}
+		batch[k] = &pend{item: it, tlp: tlp}
+		keys = append(keys, k)
+	}
+	e.ingestMu.Lock()
+	defer e.ingestMu.Unlock()
+	existing, err := e.store.GetIndicators(ctx, tenantID, keys)
+	if err != nil {
+		return st, socbot.E(op, err)
+	}
+	byKey := make(map[string]*Indicator, len(existing))
+	for i := range existing {
+		byKey[existing[i].Key()] = &existing[i]
+	}
+	var changed []Indicator
+	var crossed []Indicator
+	threshold := 0
+	if e.cfg.Containment != nil && e.cfg.ContainmentThreshold != nil {
+		threshold = e.cfg.ContainmentThreshold(tenantID)
+	}
+	for _, k := range keys {
+		p := batch[k]
+		it := &p.item
+		in, had := byKey[k]
+		before := 0
+		if had {
+			before = in.Score(e.decay, now)
+		} else {
+			in = &Indicator{ID: IndicatorID(it.Type, it.Value), TenantID: tenantID, Type: it.Type, Value: it.Value,
+				Created: now, TLP: p.tlp}
+		}
+		wasActive := had && in.Active(e.decay, now)
+		if !e.apply(in, it, p.tlp, src, now) {
+			continue // nothing new
+		}
+		if e.cfg.Warninglists != nil && in.FilteredBy == "" {
+			if h, ok := e.cfg.Warninglists.Check(in.Type, in.Value); ok {
+				in.FilteredBy = h.List
+			}
+		}
+		if in.FilteredBy != "" {
+			st.Filtered++
+		}
+		if it.Revoked {
+			st.Revoked++
+		}
+		if had {
+			st.Updated++
+		} else {
+			st.New++
+		}
+		in.Modified = now
+		changed = append(changed, *in)
+		if threshold > 0 && in.Active(e.decay, now) {
+			if s := in.Score(e.decay, now); s >= threshold && (!wasActive || before < threshold) {
+				crossed = append(crossed, *in)
+			}
+		}
+	}
+	if len(changed) == 0 {
+		return st, nil
+	}
+	if err := e.store.PutIndicators(ctx, changed); err != nil {
+		return st, socbot.E(op, err)
+	}
+	e.updateIndex(ctx, changed)
+	if len(crossed) > 0 {
+		e.handOff(ctx, crossed, "score reached the tenant's containment threshold")
+	}
+	return st, nil
+}
+
+// mergeItem folds b into a (two reports of the same value in one batch).
+func mergeItem(a, b *Item) {
+	if b.Confidence > a.Confidence {
+		a.Confidence = b.Confidence
+	}
+	if !b.FirstSeen.IsZero() && (a.FirstSeen.IsZero() || b.FirstSeen.Before(a.FirstSeen)) {
+		a.FirstSeen = b.FirstSeen
+	}
+	if b.LastSeen.After(a.LastSeen) {
+		a.LastSeen = b.LastSeen
+	}
+	if b.ValidUntil.After(a.ValidUntil) {
+		a.ValidUntil = b.ValidUntil
+	}
+	a.Tags = addUnique(a.Tags, b.Tags...)
+	for _, k := range b.KillChain {
+		if !slices.Contains(a.KillChain, k) {
+			a.KillChain = append(a.KillChain, k)
+		}
+	}
+	if a.Description == "" {
+		a.Description = b.Description
+	}
+	if a.Ref == "" {
+		a.Ref = b.Ref
+	}
+	a.Revoked = a.Revoked && b.Revoked
+}
+
+// apply merges one item of source src into in. It reports whether anything changed.
+func (e *Engine) apply(in *Indicator, it *Item, tlp TLP, src SourceInfo, now time.Time) bool {
+	seen := it.LastSeen
+	if seen.IsZero() {
+		seen = now
+	}
+	first := it.FirstSeen
+	if first.IsZero() || first.After(seen) {
+		first = seen
+	}
+	conf := it.Confidence
+	if conf <= 0 {
+		conf = src.DefaultConfidence
+	}
+	if conf <= 0 {
+		conf = 50
+	}
+	if conf > 100 {
+		conf = 100
+	}
+	idx := -1
+	for i := range in.Sources {
+		if in.Sources[i].Name == src.Name {
+			idx = i
+			break
+		}
+	}
+	if it.Revoked {
+		if idx < 0 {
+			return false
+		}
+		in.Sources = slices.Delete(in.Sources, idx, idx+1)
+		if len(in.Sources) == 0 {
+			in.Revoked = true
+		}
+		e.recombine(in)
+		return true
+	}
+	ns := Source{Name: src.Name, Reliability: src.Reliability, Confidence: conf, FirstSeen: first, LastSeen: seen,
+		Ref: it.Ref, ValidUntil: it.ValidUntil}
+	changed := false
+	if idx < 0 {
+		in.Sources = append(in.Sources, ns)
+		changed = true
+	} else {
+		old := in.Sources[idx]
+		if old.FirstSeen.Before(ns.FirstSeen) && !old.FirstSeen.IsZero() {
+			ns.FirstSeen = old.FirstSeen
+		}
+		if old.LastSeen.After(ns.LastSeen) {
+			ns.LastSeen = old.LastSeen
+		}
+		if ns.Ref == "" {
+			ns.Ref = old.Ref
+		}
+		ns.Disabled = false
+		if ns != old {
+			in.Sources[idx] = ns
+			changed = true
+		}
+	}
+	if in.Revoked {
+		in.Revoked = false
+		changed = true
+	}
+	if tlp > in.TLP {
+		in.TLP = tlp
+		changed = true
+	}
+	n := len(in.Tags)
+	in.Tags = addUnique(in.Tags, it.Tags...)
+	in.Tags = addUnique(in.Tags, src.Tags...)
+	if len(in.Tags) != n {
+		changed = true
+	}
+	for _, k := range it.KillChain {
+		if !slices.Contains(in.KillChain, k) {
+			in.KillChain = append(in.KillChain, k)
+			changed = true
+		}
+	}
+	if in.Description == "" && it.Description != "" {
+		in.Description = it.Description
+		changed = true
+	}
+	if in.Pattern == "" && it.Pattern != "" {
+		in.Pattern = it.Pattern
+		changed = true
+	}
+	e.recombine(in)
+	return changed
+}
+
+// recombine recomputes the derived fields from the sources.
+func (e *Engine) recombine(in *Indicator) {
+	conf := make([]int, 0, len(in.Sources))
+	rel := make([]int, 0, len(in.Sources))
+	in.FirstSeen, in.LastSeen = time.Time{}, time.Time{}
+	for _, s := range in.Sources {
+		conf = append(conf, s.Confidence)
+		r := s.Reliability
+		if r <= 0 {
+			r = 50
+		}
+		rel = append(rel, r)
+		if in.FirstSeen.IsZero() || s.FirstSeen.Before(in.FirstSeen) {
+			in.FirstSeen = s.FirstSeen
+		}
+		if s.LastSeen.After(in.LastSeen) {
+			in.LastSeen = s.LastSeen
+		}
+	}
+	in.Confidence = CombineConfidence(conf, rel)
+	sort.Strings(in.Tags)
+}
+
+func (e *Engine) updateIndex(ctx context.Context, changed []Indicator) {
+	entries := make([]IndexEntry, len(changed))
+	for i := range changed {
+		entries[i] = indexEntry(&changed[i])
+	}
+	if n := e.matcher.Apply(entries); n >= e.cfg.CompactAt {
+		if _, err := e.Load(ctx); err != nil {
+			e.log.Error("intel: rebuilding the match index failed; the delta keeps serving", "err", err)
+		}
+	}
+}
+
+// Get returns one indicator of a tenant by type and value (normalised first).
+func (e *Engine) Get(ctx context.Context, tenantID string, t ioc.Type, value string) (Indicator, error) {
+	v, ok := ioc.Normalize(t, value)
+	if !ok {
+		return Indicator{}, socbot.FieldError("intel.Engine.Get", "value", "%q is not a valid %s", value, t)
+	}
+	got, err := e.store.GetIndicators(ctx, tenantID, []string{string(t) + ":" + v})
+	if err != nil {
+		return Indicator{}, err
+	}
+	if len(got) == 0 {
+		return Indicator{}, socbot.E("intel.Engine.Get", socbot.KindNotFound, "no indicator "+string(t)+" "+v)
+	}
+	return got[0], nil
+}
+
+// RecordSightings stores sightings (duplicates by tenant, indicator, source, ref and kind are dropped),
+// updates the indicators' sighting counts, restores the score of sighted indicators (ageing restarts
+// from the sighting) and lowers that of indicators reported as false positives.
+func (e *Engine) RecordSightings(ctx context.Context, ss []Sighting) error {
+	const op = "intel.Engine.RecordSightings"
+	fresh, err := e.store.AddSightings(ctx, ss)
+	if err != nil {
+		return socbot.E(op, err)
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	byTenant := map[string][]Sighting{}
+	for _, s := range fresh {
+		byTenant[s.TenantID] = append(byTenant[s.TenantID], s)
+	}
+	e.ingestMu.Lock()
+	defer e.ingestMu.Unlock()
+	var changed []Indicator
+	for tenant, list := range byTenant {
+		var keys []string
+		for _, s := range list {
+			keys = append(keys, string(s.Type)+":"+s.Value)
+		}
+		got, err := e.store.GetIndicators(ctx, tenant, keys)
+		if err != nil {
+			return socbot.E(op, err)
+		}
+		idx := map[string]*Indicator{}
+		for i := range got {
+			idx[got[i].Key()] = &got[i]
+		}
+		for _, s := range list {
+			in := idx[string(s.Type)+":"+s.Value]
+			if in == nil {
+				continue
+			}
+			switch s.Kind {
+			case SightingFalsePositive:
+				in.FalsePos++
+			case SightingExpiration:
+				in.Revoked = true
+			default:
+				in.Sightings++
+				if s.At.After(in.LastSighting) {
+					in.LastSighting = s.At
+				}
+			}
+			in.Modified = e.clock.Now()
+		}
+		for _, in := range idx {
+			changed = append(changed, *in)
+		}
+	}
+	if len(changed) == 0 {
+		return nil
+	}
+	if err := e.store.PutIndicators(ctx, changed); err != nil {
+		return socbot.E(op, err)
+	}
+	e.updateIndex(ctx, changed)
+	return nil
+}
+
+// queueSightings buffers sightings from the enricher; Flush (or Run) writes them. The buffer is
+// bounded: beyond 100,000 pending sightings new ones are dropped and counted.
+func (e *Engine) queueSightings(ss []Sighting) {
+	e.sightMu.Lock()
+	defer e.sightMu.Unlock()
+	if len(e.pending)+len(ss) > 100000 {
+		e.dropped += len(ss)
+		return
+	}
+	e.pending = append(e.pending, ss...)
+}
+
+// Flush writes the buffered sightings.
+func (e *Engine) Flush(ctx context.Context) error {
+	e.sightMu.Lock()
+	p := e.pending
+	e.pending = nil
+	dropped := e.dropped
+	e.dropped = 0
+	e.sightMu.Unlock()
+	if dropped > 0 {
+		e.log.Warn("intel: sighting buffer was full; sightings dropped", "dropped", dropped)
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return e.RecordSightings(ctx, p)
+}
+
+// Run flushes buffered sightings every interval until ctx ends (then flushes once more).
+func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return e.Flush(context.WithoutCancel(ctx))
+		case <-t.C:
+			if err := e.Flush(ctx); err != nil {
+				e.log.Error("intel: writing sightings failed", "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,351 @@
+package intel
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/ioc"
+	"github.com/socbot/socbot/warninglist"
+)
+
+func newTestEngine(t *testing.T, clk *fakeClock) (*Engine, *MemContainment) {
+	wl := warninglist.New()
+	if _, err := wl.Add(warninglist.File{Name: "RFC 1918", Type: "cidr", List: []string{"10.0.0.0/8"}, MatchingAttributes: []string{"ip-dst"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wl.Add(warninglist.File{Name: "top sites", Type: "hostname", List: []string{"google.com"}, MatchingAttributes: []string{"domain", "url"}}); err != nil {
+		t.Fatal(err)
+	}
+	cont := &MemContainment{}
+	e := NewEngine(EngineConfig{Store: NewMemStore(), Warninglists: wl, Clock: clk, Containment: cont,
+		ContainmentThreshold: func(tenant string) int {
+			if tenant == "acme" {
+				return 80
+			}
+			return 0
+		}})
+	return e, cont
+}
+
+func TestIngestDedupeAndConfidence(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t0}
+	e, _ := newTestEngine(t, clk)
+	a := SourceInfo{Name: "feed-a", Reliability: 80, DefaultConfidence: 60}
+	b := SourceInfo{Name: "feed-b", Reliability: 50}
+	st, err := e.Ingest(ctx, "acme", a, []Item{
+		{Type: ioc.IPv4, Value: "203.0.113.7", Tags: []string{"c2"}},
+		{Type: ioc.IPv4, Value: "203.0.113.7"}, // duplicate in the batch
+		{Type: ioc.Domain, Value: "Evil[.]Example.com"},
+		{Type: ioc.IPv4, Value: "10.1.2.3"},
+		{Type: ioc.Domain, Value: "mail.google.com"},
+		{Type: ioc.Domain, Value: "not a domain"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.New != 4 || st.Invalid != 1 || st.Filtered != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	in, err := e.Get(ctx, "acme", ioc.IPv4, "203.0.113.7")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in.Confidence != 48 { // 0.6*0.8
+		t.Errorf("one source: confidence %d", in.Confidence)
+	}
+	if _, err := e.Ingest(ctx, "acme", b, []Item{{Type: ioc.IPv4, Value: "203.0.113.7", Confidence: 80, Tags: []string{"botnet"}}}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ = e.Get(ctx, "acme", ioc.IPv4, "203.0.113.7")
+	// 1 - (1-0.48)(1-0.4) = 0.688
+	if in.Confidence != 69 || len(in.Sources) != 2 || strings.Join(in.Tags, ",") != "botnet,c2" || in.ID != IndicatorID(ioc.IPv4, "203.0.113.7") {
+		t.Errorf("two sources: %+v", in)
+	}
+	// filtered ones are stored (searchable), say which list, and never match
+	f, _ := e.Get(ctx, "acme", ioc.IPv4, "10.1.2.3")
+	if f.FilteredBy != "RFC 1918" {
+		t.Errorf("filtered by %q", f.FilteredBy)
+	}
+	if m := e.Match("acme", socbot.ObsIP, "10.1.2.3"); len(m) != 0 {
+		t.Errorf("filtered indicator matches: %+v", m)
+	}
+	g, _ := e.Get(ctx, "acme", ioc.Domain, "mail.google.com")
+	if g.FilteredBy != "top sites" {
+		t.Errorf("filtered by %q", g.FilteredBy)
+	}
+	// matches through the live index, other tenants do not see acme's indicators
+	if m := e.Match("acme", socbot.ObsDomain, "www.evil.example.com"); len(m) != 1 || m[0].Why != "subdomain" {
+		t.Errorf("match %+v", m)
+	}
+	if m := e.Match("globex", socbot.ObsDomain, "evil.example.com"); len(m) != 0 {
+		t.Errorf("tenant leak: %+v", m)
+	}
+	// revocation by the only source revokes; by one of two sources only removes that source
+	if _, err := e.Ingest(ctx, "acme", a, []Item{{Type: ioc.IPv4, Value: "203.0.113.7", Revoked: true}, {Type: ioc.Domain, Value: "evil.example.com", Revoked: true}}); err != nil {
+		t.Fatal(err)
+	}
+	in, _ = e.Get(ctx, "acme", ioc.IPv4, "203.0.113.7")
+	d, _ := e.Get(ctx, "acme", ioc.Domain, "evil.example.com")
+	if in.Revoked || len(in.Sources) != 1 || !d.Revoked {
+		t.Errorf("revocation: %+v / %+v", in, d)
+	}
+	if m := e.Match("acme", socbot.ObsDomain, "evil.example.com"); len(m) != 0 {
+		t.Errorf("revoked still matches: %+v", m)
+	}
+}
+
+func TestDecaySightingsAndSearch(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t0}
+	e, _ := newTestEngine(t, clk)
+	src := SourceInfo{Name: "feed", Reliability: 100, DefaultConfidence: 90}
+	if _, err := e.Ingest(ctx, "acme", src, []Item{{Type: ioc.IPv4, Value: "198.51.100.9"}}); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = t0.Add(55 * day)
+	if m := e.Match("acme", socbot.ObsIP, "198.51.100.9"); len(m) != 0 {
+		t.Fatalf("expired indicator matches: %+v", m)
+	}
+	// still searchable
+	found, err := e.Store().SearchIndicators(ctx, Filter{TenantID: "acme", ValuePrefix: "198.51."})
+	if err != nil || len(found) != 1 {
+		t.Fatalf("search: %v %+v", err, found)
+	}
+	// a sighting restores it; a duplicate sighting is ignored
+	s := Sighting{TenantID: "acme", IndicatorID: IndicatorID(ioc.IPv4, "198.51.100.9"), Type: ioc.IPv4, Value: "198.51.100.9", Source: "triage", Ref: "alert-1", At: clk.t}
+	if err := e.RecordSightings(ctx, []Sighting{s, s}); err != nil {
+		t.Fatal(err)
+	}
+	m := e.Match("acme", socbot.ObsIP, "198.51.100.9")
+	if len(m) != 1 || m[0].Score != 90 {
+		t.Fatalf("after sighting: %+v", m)
+	}
+	in, _ := e.Get(ctx, "acme", ioc.IPv4, "198.51.100.9")
+	if in.Sightings != 1 {
+		t.Errorf("sightings %d", in.Sightings)
+	}
+	// a false-positive report halves the base score
+	fp := s
+	fp.Kind, fp.Ref = SightingFalsePositive, "analyst-1"
+	if err := e.RecordSightings(ctx, []Sighting{fp}); err != nil {
+		t.Fatal(err)
+	}
+	if m := e.Match("acme", socbot.ObsIP, "198.51.100.9"); len(m) != 1 || m[0].Score != 45 {
+		t.Fatalf("after false positive: %+v", m)
+	}
+}
+
+func TestEnricherRecordsSightings(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t0}
+	e, _ := newTestEngine(t, clk)
+	if _, err := e.Ingest(ctx, "", SourceInfo{Name: "mssp-feed", Reliability: 100, DefaultConfidence: 90}, []Item{{Type: ioc.Domain, Value: "evil.example.net"}}); err != nil {
+		t.Fatal(err)
+	}
+	a := &socbot.Alert{UID: "a-1", TenantID: "acme", Observables: []socbot.Observable{{Type: socbot.ObsDomain, Value: "cdn.evil.example.net"}, {Type: socbot.ObsIP, Value: "192.0.2.1"}}}
+	en, err := e.Enricher().Enrich(ctx, "acme", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(en) != 1 || en[0].Verdict != socbot.VerdictMalicious || en[0].Observable != "domain:cdn.evil.example.net" || en[0].Ref != IndicatorID(ioc.Domain, "evil.example.net") {
+		t.Fatalf("enrichment %+v", en)
+	}
+	if err := e.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ss, _ := e.Store().Sightings(ctx, "", IndicatorID(ioc.Domain, "evil.example.net"), 10)
+	if len(ss) != 1 || ss[0].SeenBy != "acme" || ss[0].Observed != "cdn.evil.example.net" {
+		t.Fatalf("sightings %+v", ss)
+	}
+}
+
+func TestContainmentHook(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t0}
+	e, cont := newTestEngine(t, clk)
+	hi := SourceInfo{Name: "good-feed", Reliability: 100, DefaultConfidence: 90}
+	lo := SourceInfo{Name: "weak-feed", Reliability: 40, DefaultConfidence: 50}
+	e.Ingest(ctx, "acme", lo, []Item{{Type: ioc.URL, Value: "http://bad.example.net/x"}})
+	if len(cont.Events) != 0 {
+		t.Fatalf("below threshold handed off: %+v", cont.Events)
+	}
+	e.Ingest(ctx, "acme", hi, []Item{{Type: ioc.URL, Value: "http://bad.example.net/x"}, {Type: ioc.SHA256, Value: strings.Repeat("a", 64)}})
+	if len(cont.Events) != 1 {
+		t.Fatalf("events %+v", cont.Events)
+	}
+	ev := cont.Events[0]
+	if ev.Action != socbot.ActBlockURL || ev.Subject() != "intel.containment.acme" || ev.Score < 80 || ev.ValidUntil.IsZero() {
+		t.Fatalf("event %+v", ev)
+	}
+	// the same indicator again does not re-fire; other tenants have no threshold
+	e.Ingest(ctx, "acme", hi, []Item{{Type: ioc.URL, Value: "http://bad.example.net/x", LastSeen: t0.Add(time.Minute)}})
+	e.Ingest(ctx, "globex", hi, []Item{{Type: ioc.URL, Value: "http://bad.example.net/x"}})
+	if len(cont.Events) != 1 {
+		t.Fatalf("re-fired: %+v", cont.Events)
+	}
+}
+
+func TestEDL(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t0}
+	e, _ := newTestEngine(t, clk)
+	src := SourceInfo{Name: "f", Reliability: 100, DefaultConfidence: 90}
+	e.Ingest(ctx, "acme", src, []Item{
+		{Type: ioc.IPv4, Value: "203.0.113.9"}, {Type: ioc.CIDR, Value: "198.51.100.0/24"}, {Type: ioc.IPv6, Value: "2001:db8::1"},
+		{Type: ioc.IPv4, Value: "203.0.113.10", TLP: "red"},
+		{Type: ioc.Domain, Value: "evil.example.net"}, {Type: ioc.URL, Value: "https://evil.example.net/a?b=1"},
+		{Type: ioc.IPv4, Value: "203.0.113.11", Confidence: 30},
+	})
+	e.Ingest(ctx, "", src, []Item{{Type: ioc.IPv4, Value: "192.0.2.200"}})
+	e.Ingest(ctx, "globex", src, []Item{{Type: ioc.IPv4, Value: "192.0.2.77"}})
+	render := func(spec EDLSpec) string {
+		var b strings.Builder
+		if _, err := e.RenderEDL(ctx, "acme", spec, &b); err != nil {
+			t.Fatal(err)
+		}
+		return b.String()
+	}
+	if g := render(EDLSpec{Kind: EDLIP, MinScore: 50, MaxTLP: TLPAmber}); g != "192.0.2.200\n198.51.100.0/24\n2001:db8::1\n203.0.113.9\n" {
+		t.Errorf("ip list:\n%s", g)
+	}
+	if g := render(EDLSpec{Kind: EDLIP, MinScore: 50, MaxTLP: TLPAmber, Limit: 2}); strings.Count(g, "\n") != 2 {
+		t.Errorf("cap: %q", g)
+	}
+	if g := render(EDLSpec{Kind: EDLDomain, MaxTLP: TLPClear, Subdomains: true}); g != "*.evil.example.net\nevil.example.net\n" {
+		t.Errorf("domain list %q", g)
+	}
+	if g := render(EDLSpec{Kind: EDLURL, MaxTLP: TLPClear}); g != "evil.example.net/a?b=1\n" {
+		t.Errorf("url list %q", g)
+	}
+	// the handler: tenant from the principal, unknown list 404, no principal 401
+	h := e.EDLHandler(nil, time.Minute)
+	mux := http.NewServeMux()
+	mux.Handle("GET /api/v1/edl/{list}", h)
+	req := httptest.NewRequest("GET", "/api/v1/edl/ip", nil)
+	req = req.WithContext(socbot.WithPrincipal(req.Context(), socbot.Principal{Role: socbot.RoleViewer, TenantID: "globex"}))
+	rec := httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != 200 || rec.Body.String() != "192.0.2.200\n192.0.2.77\n" {
+		t.Errorf("handler: %d %q", rec.Code, rec.Body.String())
+	}
+	req = httptest.NewRequest("GET", "/api/v1/edl/ip?tenant=acme", nil)
+	req = req.WithContext(socbot.WithPrincipal(req.Context(), socbot.Principal{Role: socbot.RoleViewer, TenantID: "globex"}))
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, req)
+	if rec.Code != 404 {
+		t.Errorf("cross-tenant: %d", rec.Code)
+	}
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/edl/ip", nil))
+	if rec.Code != 401 {
+		t.Errorf("anonymous: %d", rec.Code)
+	}
+}
+
+// plainParse is a minimal parser for scheduler tests: one value per line.
+func plainParse(ctx context.Context, format string, f Feed, body io.Reader, emit func(Item) error) error {
+	sc := bufio.NewScanner(body)
+	for sc.Scan() {
+		l := strings.TrimSpace(sc.Text())
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		t, v, ok := ioc.Classify(l)
+		if !ok {
+			t, v = ioc.Domain, l
+		}
+		if err := emit(Item{Type: t, Value: v}); err != nil {
+			return err
+		}
+	}
+	return sc.Err()
+}
+
+func TestScheduler(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t0}
+	e, _ := newTestEngine(t, clk)
+	var mode atomic.Value
+	mode.Store("ok")
+	var hits atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		switch mode.Load().(string) {
+		case "ok":
+			if r.Header.Get("If-None-Match") == `"v1"` {
+				w.WriteHeader(304)
+				return
+			}
+			if u, p, _ := r.BasicAuth(); u != "user" || p != "pw" {
+				w.WriteHeader(401)
+				return
+			}
+			w.Header().Set("ETag", `"v1"`)
+			io.WriteString(w, "# feed\n203.0.113.50\nevil-feed.example.net\n")
+		case "500":
+			w.WriteHeader(500)
+		case "garbage":
+			io.WriteString(w, "<html><body>this is not a feed at all</body>\nnope\n</html>\n")
+		case "stall":
+			io.WriteString(w, "198.51.100.77\n")
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}
+	}))
+	defer srv.Close()
+	store := e.Store()
+	feed := Feed{Name: "test-feed", TenantID: "acme", URL: srv.URL, Format: "plain", Enabled: true, Reliability: 90,
+		DefaultConfidence: 90, Auth: FeedAuth{Username: "user", Password: "pw"}}
+	store.PutFeed(ctx, feed)
+	s := NewScheduler(SchedulerConfig{Engine: e, Parse: plainParse, Clock: clk, Retries: 1, RetryWait: time.Millisecond, IdleTimeout: 200 * time.Millisecond})
+	st, err := s.RunFeed(ctx, feed)
+	if err != nil || !st.Healthy || st.ETag != `"v1"` || st.LastStats.New != 2 {
+		t.Fatalf("first run: %v %+v", err, st)
+	}
+	st, err = s.RunFeed(ctx, feed)
+	if err != nil || !st.NotModified {
+		t.Fatalf("conditional GET: %v %+v", err, st)
+	}
+	count := func() int { return store.(*MemStore).Count() }
+	before := count()
+	for _, m := range []string{"500", "garbage", "stall"} {
+		mode.Store(m)
+		st.ETag = ""
+		store.PutFeedStatus(ctx, FeedStatus{TenantID: "acme", Name: "test-feed"})
+		hits.Store(0)
+		st, err = s.RunFeed(ctx, feed)
+		if err == nil || st.Healthy || st.Failures != 1 || st.LastError == "" {
+			t.Fatalf("%s: %v %+v", m, err, st)
+		}
+		if count() != before {
+			t.Fatalf("%s changed the store (%d -> %d)", m, before, count())
+		}
+		if m == "500" && hits.Load() != 2 {
+			t.Errorf("500 retried %d times", hits.Load())
+		}
+	}
+	// a removed feed leaves its indicators attributed and ageing
+	if err := store.DeleteFeed(ctx, "acme", "test-feed"); err != nil {
+		t.Fatal(err)
+	}
+	in, err := e.Get(ctx, "acme", ioc.IPv4, "203.0.113.50")
+	if err != nil || in.Sources[0].Name != "test-feed" {
+		t.Fatalf("after delete: %v %+v", err, in)
+	}
+	if err := s.RunDue(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = t0.Add(59 * day)
+	if m := e.Match("acme", socbot.ObsIP, "203.0.113.50"); len(m) != 0 {
+		t.Fatalf("aged indicator still matches: %+v", m)
+	}
+}

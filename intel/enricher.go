@@ -1,0 +1,57 @@
+package intel
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/ioc"
+)
+
+// Enricher looks an alert's observables up in the match index for triage and records each hit as a
+// sighting of the indicator (buffered; the engine's Run or Flush writes them). It implements
+// socbot.Enricher.
+type Enricher struct {
+	e *Engine
+	// MaliciousAt is the score from which a hit is a "malicious" verdict (default 70); below it the hit
+	// is "suspicious".
+	MaliciousAt int
+}
+
+var _ socbot.Enricher = (*Enricher)(nil)
+
+// Enricher returns the engine's triage enricher.
+func (e *Engine) Enricher() *Enricher { return &Enricher{e: e, MaliciousAt: 70} }
+
+// Name implements socbot.Enricher.
+func (en *Enricher) Name() string { return "intel" }
+
+// Enrich implements socbot.Enricher. It never modifies the alert.
+func (en *Enricher) Enrich(ctx context.Context, tenantID string, a *socbot.Alert) ([]socbot.Enrichment, error) {
+	var out []socbot.Enrichment
+	var sights []Sighting
+	now := en.e.clock.Now()
+	for _, o := range a.Observables {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		for _, m := range en.e.Match(tenantID, o.Type, o.Value) {
+			verdict := socbot.VerdictSuspicious
+			if m.Score >= en.MaliciousAt {
+				verdict = socbot.VerdictMalicious
+			}
+			out = append(out, socbot.Enrichment{
+				Enricher: "intel", Observable: o.Key(), Verdict: verdict, Score: m.Score, Ref: m.IndicatorID,
+				Detail: fmt.Sprintf("%s %s matches threat-intel indicator %s %s (%s, score %d, sources %s)",
+					o.Type, o.Value, m.Type, m.Value, m.Why, m.Score, strings.Join(m.Sources, ", ")),
+			})
+			sights = append(sights, Sighting{TenantID: m.TenantID, SeenBy: tenantID, IndicatorID: m.IndicatorID, Type: ioc.Type(m.Type), Value: m.Value,
+				Observed: o.Value, Source: "triage", Ref: a.UID, At: now, Kind: SightingSeen})
+		}
+	}
+	if len(sights) > 0 {
+		en.e.queueSightings(sights)
+	}
+	return out, nil
+}

@@ -1,0 +1,344 @@
+package intel
+
+import (
+	"context"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/ioc"
+)
+
+// Store is what the intel bot persists. The SQL adapters implement it over the tables of the
+// 0100_intel migrations (intel_indicators, intel_indicator_sources, intel_sightings, intel_feeds);
+// MemStore implements it in memory for tests and the CLI. Every method is tenant-scoped: tenant ""
+// is the MSSP-wide set, and no method reads another tenant's rows unless the filter says "*".
+type Store interface {
+	// GetIndicators returns the stored indicators of tenantID whose keys ("type:value") are listed.
+	// Missing keys are simply absent from the result.
+	GetIndicators(ctx context.Context, tenantID string, keys []string) ([]Indicator, error)
+	// PutIndicators inserts or replaces the given indicators (keyed by tenant, type and value) in one
+	// transaction: all or nothing.
+	PutIndicators(ctx context.Context, ins []Indicator) error
+	// ScanIndicators calls fn for every indicator that the filter selects (ignoring Limit and Offset),
+	// in a stable order, without loading them all at once.
+	ScanIndicators(ctx context.Context, f Filter, fn func(*Indicator) error) error
+	// SearchIndicators returns one page of the indicators the filter selects, newest Modified first.
+	SearchIndicators(ctx context.Context, f Filter) ([]Indicator, error)
+
+	// AddSightings stores sightings; a sighting with the same (tenant, indicator, source, ref, kind)
+	// as a stored one is ignored (redelivery). It returns the sightings that were new.
+	AddSightings(ctx context.Context, s []Sighting) ([]Sighting, error)
+	// Sightings lists an indicator's sightings, newest first.
+	Sightings(ctx context.Context, tenantID, indicatorID string, limit int) ([]Sighting, error)
+
+	// PutFeed creates or replaces a feed's configuration; Feeds lists them ("*" = every tenant).
+	PutFeed(ctx context.Context, f Feed) error
+	Feeds(ctx context.Context, tenantID string) ([]Feed, error)
+	// DeleteFeed removes a feed's configuration and status. Its indicators stay, attributed to it.
+	DeleteFeed(ctx context.Context, tenantID, name string) error
+	// PutFeedStatus records the collection state and health of a feed; FeedStatus reads it.
+	PutFeedStatus(ctx context.Context, s FeedStatus) error
+	FeedStatus(ctx context.Context, tenantID, name string) (FeedStatus, error)
+}
+
+// Filter selects indicators.
+type Filter struct {
+	TenantID      string     // "" MSSP-wide only; "*" every tenant
+	WithMSSP      bool       // also the MSSP-wide indicators when TenantID names a tenant
+	Types         []ioc.Type // empty: all
+	ValuePrefix   string     // value starts with (case-insensitive)
+	Source        string     // has a source of this name
+	Tag           string     // has this tag
+	ModifiedSince time.Time  // Modified after
+	IncludeDead   bool       // include revoked and warninglist-filtered ones
+	Limit, Offset int
+}
+
+func (f *Filter) matches(in *Indicator) bool {
+	switch {
+	case f.TenantID == "*":
+	case in.TenantID == f.TenantID:
+	case f.WithMSSP && in.TenantID == "":
+	default:
+		return false
+	}
+	if len(f.Types) > 0 {
+		ok := false
+		for _, t := range f.Types {
+			if t == in.Type {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if f.ValuePrefix != "" && !strings.HasPrefix(in.Value, strings.ToLower(f.ValuePrefix)) && !strings.HasPrefix(in.Value, f.ValuePrefix) {
+		return false
+	}
+	if f.Source != "" {
+		ok := false
+		for _, s := range in.Sources {
+			if s.Name == f.Source {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if f.Tag != "" {
+		ok := false
+		for _, t := range in.Tags {
+			if t == f.Tag {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if !f.ModifiedSince.IsZero() && !in.Modified.After(f.ModifiedSince) {
+		return false
+	}
+	if !f.IncludeDead && (in.Revoked || in.FilteredBy != "") {
+		return false
+	}
+	return true
+}
+
+// MemStore is an in-memory Store. It is safe for concurrent use.
+type MemStore struct {
+	mu        sync.RWMutex
+	ind       map[string]map[string]*Indicator // tenant -> key -> indicator
+	order     map[string][]string              // tenant -> keys in insertion order (stable scans)
+	sightings map[string][]Sighting            // tenant+"\x00"+indicator id
+	sightSeen map[string]bool
+	feeds     map[string]Feed
+	status    map[string]FeedStatus
+}
+
+var _ Store = (*MemStore)(nil)
+
+// NewMemStore returns an empty store.
+func NewMemStore() *MemStore {
+	return &MemStore{ind: map[string]map[string]*Indicator{}, order: map[string][]string{},
+		sightings: map[string][]Sighting{}, sightSeen: map[string]bool{}, feeds: map[string]Feed{}, status: map[string]FeedStatus{}}
+}
+
+func cloneIndicator(in *Indicator) Indicator {
+	c := *in
+	c.Sources = append([]Source(nil), in.Sources...)
+	c.Tags = append([]string(nil), in.Tags...)
+	c.KillChain = append([]KillChainPhase(nil), in.KillChain...)
+	return c
+}
+
+// GetIndicators implements Store.
+func (m *MemStore) GetIndicators(ctx context.Context, tenantID string, keys []string) ([]Indicator, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	t := m.ind[tenantID]
+	var out []Indicator
+	for _, k := range keys {
+		if in, ok := t[k]; ok {
+			out = append(out, cloneIndicator(in))
+		}
+	}
+	return out, nil
+}
+
+// PutIndicators implements Store.
+func (m *MemStore) PutIndicators(ctx context.Context, ins []Indicator) error {
+	for i := range ins {
+		if !ins[i].Type.Valid() || ins[i].Value == "" {
+			return socbot.FieldError("intel.MemStore.PutIndicators", "type", "indicator %d has type %q value %q", i, ins[i].Type, ins[i].Value)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range ins {
+		in := cloneIndicator(&ins[i])
+		t := m.ind[in.TenantID]
+		if t == nil {
+			t = map[string]*Indicator{}
+			m.ind[in.TenantID] = t
+		}
+		k := in.Key()
+		if _, ok := t[k]; !ok {
+			m.order[in.TenantID] = append(m.order[in.TenantID], k)
+		}
+		t[k] = &in
+	}
+	return nil
+}
+
+func (m *MemStore) tenantsFor(f Filter) []string {
+	if f.TenantID == "*" {
+		var ts []string
+		for t := range m.ind {
+			ts = append(ts, t)
+		}
+		sort.Strings(ts)
+		return ts
+	}
+	if f.WithMSSP && f.TenantID != "" {
+		return []string{"", f.TenantID}
+	}
+	return []string{f.TenantID}
+}
+
+// ScanIndicators implements Store.
+func (m *MemStore) ScanIndicators(ctx context.Context, f Filter, fn func(*Indicator) error) error {
+	m.mu.RLock()
+	var snap []Indicator
+	for _, t := range m.tenantsFor(f) {
+		for _, k := range m.order[t] {
+			in := m.ind[t][k]
+			if f.matches(in) {
+				snap = append(snap, cloneIndicator(in))
+			}
+		}
+	}
+	m.mu.RUnlock()
+	for i := range snap {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(&snap[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SearchIndicators implements Store.
+func (m *MemStore) SearchIndicators(ctx context.Context, f Filter) ([]Indicator, error) {
+	var all []Indicator
+	err := m.ScanIndicators(ctx, f, func(in *Indicator) error { all = append(all, *in); return nil })
+	if err != nil {
+		return nil, err
+	}
+	sort.SliceStable(all, func(i, j int) bool { return all[i].Modified.After(all[j].Modified) })
+	if f.Offset > 0 {
+		if f.Offset >= len(all) {
+			return nil, nil
+		}
+		all = all[f.Offset:]
+	}
+	if f.Limit > 0 && len(all) > f.Limit {
+		all = all[:f.Limit]
+	}
+	return all, nil
+}
+
+// AddSightings implements Store.
+func (m *MemStore) AddSightings(ctx context.Context, s []Sighting) ([]Sighting, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var fresh []Sighting
+	for _, x := range s {
+		k := x.TenantID + "\x00" + x.IndicatorID + "\x00" + x.Source + "\x00" + x.Ref + "\x00" + string(rune('0'+x.Kind))
+		if x.Ref != "" && m.sightSeen[k] {
+			continue
+		}
+		m.sightSeen[k] = true
+		ik := x.TenantID + "\x00" + x.IndicatorID
+		m.sightings[ik] = append(m.sightings[ik], x)
+		fresh = append(fresh, x)
+	}
+	return fresh, nil
+}
+
+// Sightings implements Store.
+func (m *MemStore) Sightings(ctx context.Context, tenantID, indicatorID string, limit int) ([]Sighting, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	all := m.sightings[tenantID+"\x00"+indicatorID]
+	out := make([]Sighting, 0, len(all))
+	for i := len(all) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+func feedKey(tenant, name string) string { return tenant + "\x00" + name }
+
+// PutFeed implements Store.
+func (m *MemStore) PutFeed(ctx context.Context, f Feed) error {
+	if f.Name == "" {
+		return socbot.FieldError("intel.MemStore.PutFeed", "name", "feed name is empty")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.feeds[feedKey(f.TenantID, f.Name)] = f
+	return nil
+}
+
+// Feeds implements Store.
+func (m *MemStore) Feeds(ctx context.Context, tenantID string) ([]Feed, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var out []Feed
+	for _, f := range m.feeds {
+		if tenantID == "*" || f.TenantID == tenantID {
+			out = append(out, f)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].TenantID != out[j].TenantID {
+			return out[i].TenantID < out[j].TenantID
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+// DeleteFeed implements Store.
+func (m *MemStore) DeleteFeed(ctx context.Context, tenantID, name string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := feedKey(tenantID, name)
+	if _, ok := m.feeds[k]; !ok {
+		return socbot.E("intel.MemStore.DeleteFeed", socbot.KindNotFound, "no feed "+name)
+	}
+	delete(m.feeds, k)
+	delete(m.status, k)
+	return nil
+}
+
+// PutFeedStatus implements Store.
+func (m *MemStore) PutFeedStatus(ctx context.Context, s FeedStatus) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.status[feedKey(s.TenantID, s.Name)] = s
+	return nil
+}
+
+// FeedStatus implements Store.
+func (m *MemStore) FeedStatus(ctx context.Context, tenantID, name string) (FeedStatus, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	s, ok := m.status[feedKey(tenantID, name)]
+	if !ok {
+		return FeedStatus{TenantID: tenantID, Name: name}, socbot.E("intel.MemStore.FeedStatus", socbot.KindNotFound, "no status for feed "+name)
+	}
+	return s, nil
+}
+
+// Count is the number of stored indicators (all tenants).
+func (m *MemStore) Count() int {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	n := 0
+	for _, t := range m.ind {
+		n += len(t)
+	}
+	return n
+}
