@@ -29,10 +29,10 @@ type SLA struct {
 	Resolve     Duration `json:"resolve"`
 }
 
-// EscalationPolicy says what happens when an SLA is breached.
+// EscalationPolicy says what happens when an SLA is breached, besides the incident.escalated notice
+// that channels subscribed to it receive.
 type EscalationPolicy struct {
 	RaisePriority bool `json:"raise_priority"`
-	Notify        bool `json:"notify"`
 }
 
 // DefaultSettings are the settings of a new tenant.
@@ -45,7 +45,7 @@ func DefaultSettings() Settings {
 			"P3": {Acknowledge: Duration(4 * time.Hour), Resolve: Duration(72 * time.Hour)},
 			"P4": {Acknowledge: Duration(24 * time.Hour), Resolve: Duration(7 * 24 * time.Hour)},
 		},
-		Escalation: EscalationPolicy{RaisePriority: true, Notify: true},
+		Escalation: EscalationPolicy{RaisePriority: true},
 	}
 }
 

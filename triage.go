@@ -59,6 +59,8 @@ type TriageTx interface {
 	TouchIncident(d IncidentDelta) error
 	CreateGroup(g *AlertGroup) error
 	TouchGroup(id int64, add int64, lastSeen time.Time) error
+	// CloseGroup ends a group (its window passed): the next repeat starts a new one.
+	CloseGroup(id int64) error
 	InsertAlerts(alerts []*Alert) error
 	AddEntities(tenantID string, incidentID int64, entities []string, at time.Time) error
 	// Merge folds the incidents `from` into `into`: alerts, groups and entities move, counts add up,

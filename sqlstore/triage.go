@@ -116,6 +116,11 @@ func (t *triageTx) TouchGroup(id int64, add int64, lastSeen time.Time) error {
 	return err
 }
 
+func (t *triageTx) CloseGroup(id int64) error {
+	_, err := t.exec("sqlstore.CloseGroup", `UPDATE alert_groups SET open = FALSE WHERE id = ?`, id)
+	return err
+}
+
 func (t *triageTx) InsertAlerts(alerts []*socbot.Alert) error {
 	const op = "sqlstore.InsertAlerts"
 	if len(alerts) == 0 {
