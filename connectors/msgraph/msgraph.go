@@ -38,12 +38,6 @@ type Connector struct {
 
 var _ socbot.Connector = (*Connector)(nil)
 
-// NewTokenSource builds the Microsoft identity platform client-credentials token source for scope.
-func NewTokenSource(hc *vendorhttp.Client, loginURL, tenant, clientID, secret, scope string) *vendorhttp.TokenSource {
-	return &vendorhttp.TokenSource{Client: hc, URL: vendorhttp.JoinURL(loginURL, "/"+url.PathEscape(tenant)+"/oauth2/v2.0/token"),
-		Form: url.Values{"client_id": {clientID}, "client_secret": {secret}, "grant_type": {"client_credentials"}, "scope": {scope}}}
-}
-
 // New builds a Graph connector. base_url defaults to https://graph.microsoft.com. Credentials:
 // tenant_id, client_id, client_secret. Options: login_url (https://login.microsoftonline.com).
 func New(cfg socbot.ConnectorConfig, deps vendorhttp.Deps) (*Connector, error) {
@@ -61,7 +55,7 @@ func New(cfg socbot.ConnectorConfig, deps vendorhttp.Deps) (*Connector, error) {
 		login = "https://login.microsoftonline.com"
 	}
 	hc := vendorhttp.NewClient(Type, cfg, deps)
-	return &Connector{http: hc, base: strings.TrimRight(base, "/"), tokens: NewTokenSource(hc, login, tenant, id, secret, "https://graph.microsoft.com/.default")}, nil
+	return &Connector{http: hc, base: strings.TrimRight(base, "/"), tokens: vendorhttp.MicrosoftTokenSource(hc, login, tenant, id, secret, "https://graph.microsoft.com/.default")}, nil
 }
 
 // Type returns "msgraph".

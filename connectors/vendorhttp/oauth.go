@@ -111,3 +111,10 @@ func (t *TokenSource) DoBearer(ctx context.Context, mk func() (*http.Request, er
 		return r, nil
 	}
 }
+
+// MicrosoftTokenSource is the Microsoft identity platform client-credentials token source
+// (login_url/<tenant>/oauth2/v2.0/token) for one resource scope, shared by Graph and Defender.
+func MicrosoftTokenSource(hc *Client, loginURL, tenant, clientID, secret, scope string) *TokenSource {
+	return &TokenSource{Client: hc, URL: JoinURL(loginURL, "/"+url.PathEscape(tenant)+"/oauth2/v2.0/token"),
+		Form: url.Values{"client_id": {clientID}, "client_secret": {secret}, "grant_type": {"client_credentials"}, "scope": {scope}}}
+}
