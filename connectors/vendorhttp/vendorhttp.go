@@ -52,7 +52,10 @@ type Client struct {
 	Timeout   time.Duration
 	Logger    *slog.Logger
 	Clock     socbot.Clock
-	secrets   []string
+	// RetryAfterFrom, when set, reads a vendor's own delay header (CrowdStrike's epoch
+	// X-RateLimit-RetryAfter) instead of the standard Retry-After.
+	RetryAfterFrom func(h http.Header, now time.Time) time.Duration
+	secrets        []string
 }
 
 // NewClient builds the client of one connector instance. Every non-empty credential value of cfg is
@@ -161,12 +164,13 @@ func NewRequest(method, rawURL string, body any) (*http.Request, error) {
 func (c *Client) StatusError(r *Response, code, msg string) *socbot.VendorError {
 	e := &socbot.VendorError{Connector: c.Connector, Status: r.Status, Code: c.Redact(code), Msg: c.Redact(msg)}
 	switch {
-	case r.Status == http.StatusTooManyRequests:
+	case r.Status == http.StatusTooManyRequests, r.Status >= 500:
 		e.Retryable = true
-		e.RetryAfter = ParseRetryAfter(r.Header.Get("Retry-After"), c.Clock.Now())
-	case r.Status >= 500:
-		e.Retryable = true
-		e.RetryAfter = ParseRetryAfter(r.Header.Get("Retry-After"), c.Clock.Now())
+		if c.RetryAfterFrom != nil {
+			e.RetryAfter = c.RetryAfterFrom(r.Header, c.Clock.Now())
+		} else {
+			e.RetryAfter = ParseRetryAfter(r.Header.Get("Retry-After"), c.Clock.Now())
+		}
 	case r.Status == http.StatusUnauthorized:
 		e.Auth = true
 	}
