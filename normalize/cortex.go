@@ -132,18 +132,23 @@ func cortexAlertFields(r *reader, a *socbot.Alert, v *fastjson.Value, now time.T
 	for _, h := range [...]string{"action_file_sha256", "action_file_md5"} {
 		r.eachStr(v, h, func(s string) { addHash(a, s, socbot.AsTarget) })
 	}
-	for _, p := range [...]string{"actor_process_image_path", "actor_process_image_name"} {
-		r.eachStr(v, p, func(s string) { addProcess(a, s, socbot.AsActor) })
-	}
+	cortexProcess(r, a, v, "actor_process_image", socbot.AsActor)
 	for _, h := range [...]string{"actor_process_image_sha256", "actor_process_image_md5"} {
 		r.eachStr(v, h, func(s string) { addHash(a, s, socbot.AsActor) })
 	}
-	for _, p := range [...]string{"causality_actor_process_image_path", "causality_actor_process_image_name"} {
-		r.eachStr(v, p, func(s string) { addProcess(a, s, socbot.AsRelated) })
-	}
+	cortexProcess(r, a, v, "causality_actor_process_image", socbot.AsRelated)
 	for _, h := range [...]string{"causality_actor_process_image_sha256", "causality_actor_process_image_md5"} {
 		r.eachStr(v, h, func(s string) { addHash(a, s, socbot.AsRelated) })
 	}
 	r.eachStr(v, "action_process_image_name", func(s string) { addProcess(a, s, socbot.AsTarget) })
 	r.eachStr(v, "action_process_image_sha256", func(s string) { addHash(a, s, socbot.AsTarget) })
+}
+
+// cortexProcess adds <prefix>_path, or <prefix>_name when no path is given (each may be an array).
+func cortexProcess(r *reader, a *socbot.Alert, v *fastjson.Value, prefix string, role socbot.ObsRole) {
+	n := len(a.Observables)
+	r.eachStr(v, prefix+"_path", func(s string) { addProcess(a, s, role) })
+	if len(a.Observables) == n {
+		r.eachStr(v, prefix+"_name", func(s string) { addProcess(a, s, role) })
+	}
 }

@@ -59,8 +59,8 @@ func csSeverity(r *reader, a *socbot.Alert, v *fastjson.Value, numPath, namePath
 	name := r.str(v, namePath)
 	n, ok := r.num(v, numPath)
 	switch {
-	case ok && legacy && n <= 5:
-		if n < 0 || n != float64(int(n)) {
+	case ok && legacy:
+		if n < 0 || n > 5 || n != float64(int(n)) {
 			r.fail(numPath, "severity %s out of range 1-5", numText(n))
 			return
 		}

@@ -41,7 +41,8 @@ type Mapping struct {
 	Observables []ObservableField `json:"observables,omitempty"`
 }
 
-// ObservableField maps one path onto observables (every element when the path holds an array).
+// ObservableField maps one path onto observables: every value the path reaches, through arrays on the
+// way and at the end ("files.sha256" takes the digest of each element of files).
 type ObservableField struct {
 	Path string `json:"path"`
 	Type string `json:"type"`           // ip, domain, host, url, md5, sha1, sha256, hash (by length), email, user, process, file
@@ -193,6 +194,14 @@ func (g *generic) str(r *reader, v *fastjson.Value, paths []string) string {
 	return ""
 }
 
+// scalar returns the text of x; the default mapping skips objects where a custom one fails on them.
+func (g *generic) scalar(r *reader, x *fastjson.Value, path string) string {
+	if g.lenient && x.Type() == fastjson.TypeObject {
+		return ""
+	}
+	return text(r.scalar(x, path))
+}
+
 // severityWords adds the words of syslog and application logs to the severity names.
 var severityWords = map[string]socbot.Severity{
 	"debug": socbot.SeverityInfo, "trace": socbot.SeverityInfo, "notice": socbot.SeverityLow,
@@ -294,13 +303,13 @@ func (g *generic) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, e
 	setTime(&a, t, ok, now)
 
 	for _, p := range g.m.Tactics {
-		r.eachStr(v, p, func(s string) { addTactic(&a, s) })
+		eachAll(v, p, func(x *fastjson.Value) { addTactic(&a, g.scalar(r, x, p)) })
 	}
 	for _, p := range g.m.Techniques {
-		r.eachStr(v, p, func(s string) { addTechnique(&a, s) })
+		eachAll(v, p, func(x *fastjson.Value) { addTechnique(&a, g.scalar(r, x, p)) })
 	}
 	for _, o := range g.obs {
-		each(v, o.path, func(x *fastjson.Value) {
+		eachAll(v, o.path, func(x *fastjson.Value) {
 			if x.Type() == fastjson.TypeObject || x.Type() == fastjson.TypeArray {
 				if !g.lenient {
 					r.fail(o.path, "expected a %s value, got %s", o.typ, article(x.Type()))

@@ -195,6 +195,56 @@ func each(v *fastjson.Value, path string, fn func(x *fastjson.Value)) {
 	}
 }
 
+// eachAll calls fn for every non-null value path reaches, fanning out over arrays on the way
+// ("files.digest" visits the digest of every element of files) and at the end.
+func eachAll(v *fastjson.Value, path string, fn func(x *fastjson.Value)) {
+	if v == nil {
+		return
+	}
+	switch v.Type() {
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		if path != "" {
+			seg, rest, _ := strings.Cut(path, ".")
+			if n, ok := smallInt(seg); ok {
+				if n < len(a) {
+					eachAll(a[n], rest, fn)
+				}
+				return
+			}
+		}
+		for _, e := range a {
+			eachAll(e, path, fn)
+		}
+		return
+	case fastjson.TypeNull:
+		return
+	}
+	if path == "" {
+		fn(v)
+		return
+	}
+	o, err := v.Object()
+	if err != nil {
+		return
+	}
+	for i := 0; ; {
+		j := strings.IndexByte(path[i:], '.')
+		if j < 0 {
+			eachAll(o.Get(path), "", fn)
+			return
+		}
+		if c := o.Get(path[:i+j]); c != nil {
+			found := false
+			eachAll(c, path[i+j+1:], func(x *fastjson.Value) { found = true; fn(x) })
+			if found {
+				return
+			}
+		}
+		i += j + 1
+	}
+}
+
 // eachStr calls fn with the text of the scalar at path, or of each scalar element of an array there.
 func (r *reader) eachStr(v *fastjson.Value, path string, fn func(s string)) {
 	each(v, path, func(x *fastjson.Value) {

@@ -29,10 +29,7 @@ var eveTypes = map[string]bool{
 
 // Match: an eve record has a timestamp and one of eve's event types.
 func (suricata) Match(v *fastjson.Value) bool {
-	if !isType(v.Get("timestamp"), fastjson.TypeString) {
-		return false
-	}
-	return eveTypes[string(v.GetStringBytes("event_type"))]
+	return v.Get("timestamp") != nil && eveTypes[string(v.GetStringBytes("event_type"))]
 }
 
 func (suricata) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, error) {
