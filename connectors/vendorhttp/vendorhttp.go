@@ -52,8 +52,8 @@ type Client struct {
 	Timeout   time.Duration
 	Logger    *slog.Logger
 	Clock     socbot.Clock
-	// RetryAfterFrom, when set, reads a vendor's own delay header (CrowdStrike's epoch
-	// X-RateLimit-RetryAfter) instead of the standard Retry-After.
+	// RetryAfterFrom, when set, reads a 429's delay from the vendor's own header (CrowdStrike's
+	// epoch X-RateLimit-RetryAfter, Mimecast's X-RateLimit-Reset in ms) instead of Retry-After.
 	RetryAfterFrom func(h http.Header, now time.Time) time.Duration
 	secrets        []string
 }
@@ -166,7 +166,7 @@ func (c *Client) StatusError(r *Response, code, msg string) *socbot.VendorError 
 	switch {
 	case r.Status == http.StatusTooManyRequests, r.Status >= 500:
 		e.Retryable = true
-		if c.RetryAfterFrom != nil {
+		if c.RetryAfterFrom != nil && r.Status == http.StatusTooManyRequests {
 			e.RetryAfter = c.RetryAfterFrom(r.Header, c.Clock.Now())
 		} else {
 			e.RetryAfter = ParseRetryAfter(r.Header.Get("Retry-After"), c.Clock.Now())
