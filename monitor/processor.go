@@ -16,19 +16,19 @@ import (
 
 // Finding is one thing the monitor found in one event.
 type Finding struct {
-	Kind        string                   `json:"kind"` // sigma, correlation, suricata, intel
-	Rule        *sigma.RuleInfo          `json:"rule,omitempty"`
-	Matched     []string                 `json:"matched,omitempty"` // search identifiers that were true
-	Correlation *sigma.CorrelationMatch  `json:"correlation,omitempty"`
-	Suricata    *netlog.EveAlert         `json:"suricata,omitempty"`
-	Intel       []socbot.IndicatorMatch  `json:"intel,omitempty"`
-	Event       json.RawMessage          `json:"event,omitempty"`
-	Time        time.Time                `json:"time"`
-	Source      string                   `json:"source,omitempty"` // file path or input name
-	Product     string                   `json:"product,omitempty"`
-	Channel     string                   `json:"channel,omitempty"`
-	EventID     string                   `json:"event_id,omitempty"`
-	Observables []socbot.Observable      `json:"observables,omitempty"`
+	Kind        string                  `json:"kind"` // sigma, correlation, suricata, intel
+	Rule        *sigma.RuleInfo         `json:"rule,omitempty"`
+	Matched     []string                `json:"matched,omitempty"` // search identifiers that were true
+	Correlation *sigma.CorrelationMatch `json:"correlation,omitempty"`
+	Suricata    *netlog.EveAlert        `json:"suricata,omitempty"`
+	Intel       []socbot.IndicatorMatch `json:"intel,omitempty"`
+	Event       json.RawMessage         `json:"event,omitempty"`
+	Time        time.Time               `json:"time"`
+	Source      string                  `json:"source,omitempty"` // file path or input name
+	Product     string                  `json:"product,omitempty"`
+	Channel     string                  `json:"channel,omitempty"`
+	EventID     string                  `json:"event_id,omitempty"`
+	Observables []socbot.Observable     `json:"observables,omitempty"`
 }
 
 // Stats counts what a processor saw.

@@ -145,6 +145,9 @@ func compileSpec(fs FieldSpec, placeholders map[string][]string) (*irTest, error
 	if len(fs.Values) == 0 {
 		return nil, fmt.Errorf("field %q has no values", fs.Field)
 	}
+	if fs.Field == "" && typ == "" {
+		typ = "contains" // keywords match anywhere in any field
+	}
 	for _, v := range fs.Values {
 		group, err := compileValue(v, typ, transforms, cased, reI, reM, reS, placeholders)
 		if err != nil {
