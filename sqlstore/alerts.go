@@ -174,9 +174,14 @@ func (s *Store) Alerts(ctx context.Context, f socbot.AlertFilter) ([]socbot.Aler
 	return out, dbErr(op, rows.Err())
 }
 
-// Alert returns one alert of the tenant.
+// Alert returns one alert of the tenant; tenantID "" finds it in any tenant (MSSP staff).
 func (s *Store) Alert(ctx context.Context, tenantID string, id int64) (socbot.Alert, error) {
-	a, err := scanAlert(s.db.QueryRowContext(ctx, s.q(`SELECT `+alertCols+` FROM alerts WHERE tenant_id = ? AND id = ?`), tenantID, id))
+	query, args := `SELECT `+alertCols+` FROM alerts WHERE id = ?`, []any{id}
+	if tenantID != "" {
+		query += ` AND tenant_id = ?`
+		args = append(args, tenantID)
+	}
+	a, err := scanAlert(s.db.QueryRowContext(ctx, s.q(query), args...))
 	return a, dbErr("sqlstore.Alert", err)
 }
 

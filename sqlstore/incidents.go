@@ -117,18 +117,24 @@ func likeEscape(s string) string {
 	return strings.NewReplacer("%", "", "_", "").Replace(s)
 }
 
-// Incident returns one incident of the tenant, with its entities.
+// Incident returns one incident of the tenant, with its entities. tenantID "" finds it in any tenant
+// (MSSP staff); every other tenant id yields not-found for another tenant's incident.
 func (s *Store) Incident(ctx context.Context, tenantID string, id int64) (socbot.Incident, error) {
 	return s.incident(ctx, s.db, tenantID, id, false)
 }
 
 func (s *Store) incident(ctx context.Context, ex execer, tenantID string, id int64, lock bool) (socbot.Incident, error) {
 	const op = "sqlstore.Incident"
-	query := `SELECT ` + incidentCols + ` FROM incidents WHERE tenant_id = ? AND id = ?`
+	query := `SELECT ` + incidentCols + ` FROM incidents WHERE id = ?`
+	args := []any{id}
+	if tenantID != "" {
+		query += ` AND tenant_id = ?`
+		args = append(args, tenantID)
+	}
 	if lock && s.engine == Postgres {
 		query += ` FOR UPDATE`
 	}
-	inc, err := scanIncident(ex.QueryRowContext(ctx, s.q(query), tenantID, id))
+	inc, err := scanIncident(ex.QueryRowContext(ctx, s.q(query), args...))
 	if err != nil {
 		return inc, dbErr(op, err)
 	}
@@ -157,6 +163,7 @@ func (s *Store) UpdateIncident(ctx context.Context, tenantID string, id int64, u
 		if err != nil {
 			return err
 		}
+		tenantID := inc.TenantID
 		now := fromUS(us(s.clock.Now()))
 		var changes []string
 		var entries []socbot.TimelineEntry
@@ -262,12 +269,14 @@ func (s *Store) AddNote(ctx context.Context, tenantID string, id int64, text str
 	if len(text) > 64<<10 {
 		return socbot.TimelineEntry{}, socbot.FieldError(op, "text", "note is longer than 64 KiB")
 	}
-	e := socbot.TimelineEntry{TenantID: tenantID, IncidentID: id, At: fromUS(us(s.clock.Now())), Actor: by.Name, Kind: "note", Text: text}
+	e := socbot.TimelineEntry{IncidentID: id, At: fromUS(us(s.clock.Now())), Actor: by.Name, Kind: "note", Text: text}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		inc, err := s.incident(ctx, tx, tenantID, id, true)
 		if err != nil {
 			return err
 		}
+		tenantID := inc.TenantID
+		e.TenantID = tenantID
 		if err := s.addTimeline(ctx, tx, e); err != nil {
 			return err
 		}
@@ -299,10 +308,11 @@ func (s *Store) addTimeline(ctx context.Context, tx execer, entries ...socbot.Ti
 // Timeline returns everything that happened to the incident, oldest first.
 func (s *Store) Timeline(ctx context.Context, tenantID string, id int64) ([]socbot.TimelineEntry, error) {
 	const op = "sqlstore.Timeline"
-	if _, err := s.incident(ctx, s.db, tenantID, id, false); err != nil {
+	inc, err := s.incident(ctx, s.db, tenantID, id, false)
+	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, tenant_id, incident_id, at, actor, kind, text, data FROM timeline WHERE tenant_id = ? AND incident_id = ? ORDER BY id`), tenantID, id)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, tenant_id, incident_id, at, actor, kind, text, data FROM timeline WHERE tenant_id = ? AND incident_id = ? ORDER BY id`), inc.TenantID, id)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
