@@ -54,7 +54,7 @@ func TestDetect(t *testing.T) {
 		}
 	}
 	for text, w := range map[string]string{
-		`{"type": "bundle", "id": "bundle--1", "objects": []}`: "stix",
+		`{"type": "bundle", "id": "bundle--1", "objects": []}`:                                "stix",
 		"The actor used evil.example.com for C2 and then moved on to other infrastructure.\n": "text",
 		"": "plain",
 	} {
