@@ -18,8 +18,10 @@ type guardduty struct{}
 type securityhub struct{}
 
 var (
-	_ Normalizer = guardduty{}
-	_ Normalizer = securityhub{}
+	_ Normalizer  = guardduty{}
+	_ Normalizer  = securityhub{}
+	_ Prioritized = guardduty{}
+	_ Prioritized = securityhub{}
 )
 
 func init() {
@@ -28,6 +30,9 @@ func init() {
 }
 
 func (guardduty) Name() string { return "guardduty" }
+
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (guardduty) Priority() int { return 80 }
 
 func (guardduty) Match(v *fastjson.Value) bool {
 	if strings.Contains(string(v.GetStringBytes("arn")), ":guardduty:") {
@@ -136,6 +141,9 @@ func (guardduty) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, er
 }
 
 func (securityhub) Name() string { return "securityhub" }
+
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (securityhub) Priority() int { return 90 }
 
 func (securityhub) Match(v *fastjson.Value) bool {
 	if string(v.GetStringBytes("SchemaVersion")) == "2018-10-08" {

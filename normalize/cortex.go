@@ -14,11 +14,17 @@ import (
 // embeds alerts[] is split into its alerts before it gets here).
 type cortexXDR struct{}
 
-var _ Normalizer = cortexXDR{}
+var (
+	_ Normalizer  = cortexXDR{}
+	_ Prioritized = cortexXDR{}
+)
 
 func init() { Register("cortex_xdr", cortexXDR{}) }
 
 func (cortexXDR) Name() string { return "cortex_xdr" }
+
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (cortexXDR) Priority() int { return 110 }
 
 func cortexAlert(v *fastjson.Value) bool {
 	return v.Get("alert_id") != nil && (v.Get("detection_timestamp") != nil || v.Get("matching_service_rule_id") != nil || v.Get("endpoint_id") != nil) ||

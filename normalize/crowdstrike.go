@@ -13,11 +13,17 @@ import (
 // 1-5) and EppDetectionSummaryEvent (severity 0-100), and Alerts API v2 resources (/alerts/entities/alerts/v2).
 type crowdstrike struct{}
 
-var _ Normalizer = crowdstrike{}
+var (
+	_ Normalizer  = crowdstrike{}
+	_ Prioritized = crowdstrike{}
+)
 
 func init() { Register("crowdstrike", crowdstrike{}) }
 
 func (crowdstrike) Name() string { return "crowdstrike" }
+
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (crowdstrike) Priority() int { return 40 }
 
 func csStream(v *fastjson.Value) bool {
 	et := v.GetStringBytes("metadata", "eventType")

@@ -1,7 +1,7 @@
 package normalize
 
 import (
-	"strings"
+	"bytes"
 	"time"
 
 	"github.com/valyala/fastjson"
@@ -14,7 +14,10 @@ import (
 // and Graph security incidents. It is registered as "defender" and, as an alias, "graph".
 type defender struct{}
 
-var _ Normalizer = defender{}
+var (
+	_ Normalizer  = defender{}
+	_ Prioritized = defender{}
+)
 
 func init() {
 	Register("defender", defender{})
@@ -23,18 +26,26 @@ func init() {
 
 func (defender) Name() string { return "defender" }
 
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (defender) Priority() int { return 50 }
+
 const (
 	msMDE = iota + 1
 	msGraphAlert
 	msGraphIncident
 )
 
+// hasSuffixFold reports whether b ends with the lower-case ASCII suffix, ignoring case.
+func hasSuffixFold(b []byte, suffix string) bool {
+	return len(b) >= len(suffix) && equalFoldB(b[len(b)-len(suffix):], suffix)
+}
+
 func msShape(v *fastjson.Value) int {
-	t := lowerASCII(string(v.GetStringBytes("@odata.type")))
+	t := v.GetStringBytes("@odata.type")
 	switch {
-	case strings.HasSuffix(t, "security.alert"):
+	case hasSuffixFold(t, "security.alert"):
 		return msGraphAlert
-	case strings.HasSuffix(t, "incident"):
+	case hasSuffixFold(t, "incident"):
 		return msGraphIncident
 	case v.Get("alertCreationTime") != nil:
 		return msMDE
@@ -223,9 +234,13 @@ func graphAlert(r *reader, a *socbot.Alert, v *fastjson.Value, now time.Time) {
 	t, ok := r.when(v, "createdDateTime", "firstActivityDateTime", "lastUpdateDateTime")
 	setTime(a, t, ok, now)
 	for _, ev := range r.array(v, "evidence") {
-		typ := lowerASCII(r.str(ev, "@odata.type"))
-		typ = typ[strings.LastIndexByte(typ, '.')+1:]
-		switch typ {
+		typ := strOf(ev.Get("@odata.type")) // the key holds a dot, so no path lookup
+		typ = typ[bytes.LastIndexByte(typ, '.')+1:]
+		var buf [48]byte
+		if len(typ) > len(buf) {
+			continue
+		}
+		switch string(foldKey(buf[:0], string(typ))) {
 		case "deviceevidence":
 			role := graphRole(r, ev, socbot.AsTarget)
 			addHost(a, r.first(ev, "deviceDnsName", "hostName"), role)

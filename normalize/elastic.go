@@ -14,68 +14,114 @@ import (
 // keys, nested objects or a mix of both.
 type elastic struct{}
 
-var _ Normalizer = elastic{}
+var (
+	_ Normalizer  = elastic{}
+	_ Prioritized = elastic{}
+)
 
 func init() { Register("elastic", elastic{}) }
 
 func (elastic) Name() string { return "elastic" }
 
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (elastic) Priority() int { return 30 }
+
 func (elastic) Match(v *fastjson.Value) bool {
-	return get(v, "kibana.alert.rule.name") != nil || get(v, "kibana.alert.uuid") != nil ||
-		get(v, "signal.rule.name") != nil || get(v, "signal.rule.id") != nil
+	if v.Get("kibana.alert.rule.name") != nil || v.Get("kibana.alert.uuid") != nil {
+		return true // 8.x flattened, the usual form
+	}
+	if k := v.Get("kibana"); isType(k, fastjson.TypeObject) {
+		return getDotted(k, "alert.rule.name") != nil || getDotted(k, "alert.uuid") != nil
+	}
+	if s := v.Get("signal"); isType(s, fastjson.TypeObject) {
+		return getDotted(s, "rule.name") != nil || getDotted(s, "rule.id") != nil
+	}
+	return v.Get("signal.rule.name") != nil || v.Get("signal.rule.id") != nil
 }
+
+// elasticPaths are the alert fields of one schema generation.
+type elasticPaths struct {
+	uuid, ruleName, ruleID, ruleUUID, ruleIDOld, paramRuleID, reason, ruleDesc, paramDesc, ruleType, paramType,
+	severity, ruleSeverity, paramSeverity, riskScore, ruleRiskScore, start, originalTime, threat, paramThreat,
+	originalModule, buildingBlock string
+}
+
+var (
+	elastic8 = elasticPaths{
+		uuid: "kibana.alert.uuid", ruleName: "kibana.alert.rule.name", ruleID: "kibana.alert.rule.rule_id",
+		ruleUUID: "kibana.alert.rule.uuid", ruleIDOld: "kibana.alert.rule.id", paramRuleID: "kibana.alert.rule.parameters.rule_id",
+		reason: "kibana.alert.reason", ruleDesc: "kibana.alert.rule.description", paramDesc: "kibana.alert.rule.parameters.description",
+		ruleType: "kibana.alert.rule.type", paramType: "kibana.alert.rule.parameters.type", severity: "kibana.alert.severity",
+		ruleSeverity: "kibana.alert.rule.severity", paramSeverity: "kibana.alert.rule.parameters.severity",
+		riskScore: "kibana.alert.risk_score", ruleRiskScore: "kibana.alert.rule.risk_score", start: "kibana.alert.start",
+		originalTime: "kibana.alert.original_time", threat: "kibana.alert.rule.threat", paramThreat: "kibana.alert.rule.parameters.threat",
+		originalModule: "kibana.alert.original_event.module", buildingBlock: "kibana.alert.building_block_type",
+	}
+	elastic7 = elasticPaths{
+		uuid: "signal.uuid", ruleName: "signal.rule.name", ruleID: "signal.rule.rule_id", ruleUUID: "signal.rule.uuid",
+		ruleIDOld: "signal.rule.id", paramRuleID: "signal.rule.parameters.rule_id", reason: "signal.reason",
+		ruleDesc: "signal.rule.description", paramDesc: "signal.rule.parameters.description", ruleType: "signal.rule.type",
+		paramType: "signal.rule.parameters.type", severity: "signal.severity", ruleSeverity: "signal.rule.severity",
+		paramSeverity: "signal.rule.parameters.severity", riskScore: "signal.risk_score", ruleRiskScore: "signal.rule.risk_score",
+		start: "signal.start", originalTime: "signal.original_time", threat: "signal.rule.threat",
+		paramThreat: "signal.rule.parameters.threat", originalModule: "signal.original_event.module", buildingBlock: "signal.building_block_type",
+	}
+)
 
 func (elastic) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, error) {
 	r := newReader("elastic")
+	r.dotted = true
 	// 8.x puts the alert fields under kibana.alert, 7.x under signal.
-	p := "kibana.alert."
-	if get(v, "kibana.alert.rule.name") == nil && get(v, "kibana.alert.uuid") == nil {
-		p = "signal."
+	p := &elastic8
+	if getDotted(v, elastic8.ruleName) == nil && getDotted(v, elastic8.uuid) == nil {
+		p = &elastic7
 	}
 	// Building-block alerts are hidden from analysts by design; they feed other rules.
-	if p == "kibana.alert." && r.str(v, "kibana.alert.building_block_type") != "" {
+	if r.str(v, p.buildingBlock) != "" {
 		return nil, r.err
 	}
 
 	a := newAlert("Elastic", "Elastic Security")
-	a.SourceID = r.str(v, p+"uuid")
-	a.RuleName = r.str(v, p+"rule.name")
+	a.SourceID = r.str(v, p.uuid)
+	a.RuleName = r.str(v, p.ruleName)
 	if a.RuleName == "" {
 		if r.err != nil {
 			return nil, r.err
 		}
-		return nil, errorf("elastic", p+"rule.name", "required field is missing")
+		return nil, errorf("elastic", p.ruleName, "required field is missing")
 	}
 	a.Title = a.RuleName
-	a.RuleID = r.first(v, p+"rule.rule_id", p+"rule.uuid", p+"rule.id", p+"rule.parameters.rule_id")
-	a.Description = r.first(v, p+"reason", p+"rule.description", p+"rule.parameters.description")
-	a.Category = r.first(v, p+"rule.type", p+"rule.parameters.type", "event.category")
-	if m := r.first(v, "event.module", p+"original_event.module"); m != "" {
+	a.RuleID = r.first(v, p.ruleID, p.ruleUUID, p.ruleIDOld, p.paramRuleID)
+	a.Description = r.first(v, p.reason, p.ruleDesc, p.paramDesc)
+	a.Category = r.first(v, p.ruleType, p.paramType, "event.category")
+	if m := r.first(v, "event.module", p.originalModule); m != "" {
 		a.Product = "Elastic Security (" + m + ")"
 	}
 
-	sev := r.first(v, p+"severity", p+"rule.severity", p+"rule.parameters.severity")
-	score, hasScore := r.num(v, p+"risk_score")
+	sev := r.first(v, p.severity, p.ruleSeverity, p.paramSeverity)
+	scorePath := p.riskScore
+	score, hasScore := r.num(v, scorePath)
 	if !hasScore {
-		score, hasScore = r.num(v, p+"rule.risk_score")
+		scorePath = p.ruleRiskScore
+		score, hasScore = r.num(v, scorePath)
 	}
 	switch {
-	case sev != "" && r.namedSeverity(&a, sev, p+"severity"):
+	case sev != "" && r.namedSeverity(&a, sev, p.severity):
 		if hasScore && score >= 0 && score <= 100 {
 			a.SeverityScore = int(score + 0.5)
 		}
 	case sev == "" && hasScore:
 		if score < 0 || score > 100 {
-			r.fail(p+"risk_score", "risk score %s out of range 0-100", numText(score))
+			r.fail(scorePath, "risk score %s out of range 0-100", numText(score))
 		}
 		setScore(&a, score, numText(score))
 	}
 
-	t, ok := r.when(v, "@timestamp", p+"start", p+"original_time")
+	t, ok := r.when(v, "@timestamp", p.start, p.originalTime)
 	setTime(&a, t, ok, now)
 
 	// ATT&CK: rule.threat[] = {framework, tactic{id,name}, technique[]{id, subtechnique[]{id}}}.
-	for _, path := range [...]string{p + "rule.threat", p + "rule.parameters.threat"} {
+	for _, path := range [...]string{p.threat, p.paramThreat} {
 		for _, th := range r.array(v, path) {
 			addTactic(&a, r.str(th, "tactic.id"))
 			addTactic(&a, r.str(th, "tactic.name"))

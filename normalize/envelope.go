@@ -12,10 +12,54 @@ import (
 // inside each element to descend to (Elasticsearch hits keep the alert in "_source"); hint names a key
 // of the element whose string value identifies the record when the record itself lacks an id.
 type envelope struct {
-	name   string
-	locate func(v *fastjson.Value) (keys []string, ok bool)
-	inner  string
-	hint   string
+	name    string
+	trigger uint32 // top-level keys (triggerBit) of which one must be present; 0 for arrays
+	locate  func(v *fastjson.Value) (keys []string, ok bool)
+	inner   string
+	hint    string
+}
+
+// Trigger keys: an object is only tried against the envelopes whose key it has.
+const (
+	trSource uint32 = 1 << iota
+	trHits
+	trValue
+	trData
+	trResources
+	trFindings
+	trDetailType
+	trReply
+	trAlertFields
+	trAlerts
+	trListFindings
+)
+
+func triggerBit(k []byte) uint32 {
+	switch string(k) {
+	case "_source":
+		return trSource
+	case "hits":
+		return trHits
+	case "value":
+		return trValue
+	case "data":
+		return trData
+	case "resources":
+		return trResources
+	case "Findings", "findings":
+		return trFindings
+	case "detail-type":
+		return trDetailType
+	case "reply":
+		return trReply
+	case "alert_fields":
+		return trAlertFields
+	case "alerts":
+		return trAlerts
+	case "listFindingsResults":
+		return trListFindings
+	}
+	return 0
 }
 
 // onlyKeys reports whether every key of object v is key or one of allowed (or starts with an allowed
@@ -67,34 +111,34 @@ var envelopes = []envelope{
 	{name: "array", locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysSelf, v.Type() == fastjson.TypeArray
 	}},
-	{name: "elasticsearch hit", inner: "_source", hint: "_id", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "elasticsearch hit", trigger: trSource, inner: "_source", hint: "_id", locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysSelf, isType(v.Get("_source"), fastjson.TypeObject) && (v.Get("_index") != nil || v.Get("_id") != nil)
 	}},
-	{name: "elasticsearch search response", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "elasticsearch search response", trigger: trHits, locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysHits, isType(v.Get("hits", "hits"), fastjson.TypeArray)
 	}},
-	{name: "es_archiver document", inner: "source", hint: "id", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "es_archiver document", trigger: trValue, inner: "source", hint: "id", locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysValue, isType(v.Get("value", "source"), fastjson.TypeObject) && string(v.GetStringBytes("type")) == "doc"
 	}},
-	{name: "odata list", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "odata list", trigger: trValue, locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysValue, isType(v.Get("value"), fastjson.TypeArray) && onlyKeys(v, "value", "@odata*")
 	}},
-	{name: "data list", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "data list", trigger: trData, locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysData, isType(v.Get("data"), fastjson.TypeArray) && onlyKeys(v, "data", "pagination", "errors", "meta")
 	}},
-	{name: "sentinelone uam response", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "sentinelone uam response", trigger: trData, locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysDataAlert, isType(v.Get("data", "alert"), fastjson.TypeObject) && onlyKeys(v, "data", "errors", "extensions")
 	}},
-	{name: "resources list", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "resources list", trigger: trResources, locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysResources, isType(v.Get("resources"), fastjson.TypeArray) && onlyKeys(v, "resources", "meta", "errors")
 	}},
-	{name: "findings list", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "findings list", trigger: trFindings, locate: func(v *fastjson.Value) ([]string, bool) {
 		if isType(v.Get("Findings"), fastjson.TypeArray) && onlyKeys(v, "Findings", "NextToken", "UnprocessedFindings", "ResponseMetadata") {
 			return keysFindingsU, true
 		}
 		return keysFindingsL, isType(v.Get("findings"), fastjson.TypeArray) && onlyKeys(v, "findings", "nextToken", "NextToken")
 	}},
-	{name: "eventbridge event", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "eventbridge event", trigger: trDetailType, locate: func(v *fastjson.Value) ([]string, bool) {
 		if !isType(v.Get("detail-type"), fastjson.TypeString) || !isType(v.Get("detail"), fastjson.TypeObject) {
 			return nil, false
 		}
@@ -103,7 +147,7 @@ var envelopes = []envelope{
 		}
 		return keysDetail, true
 	}},
-	{name: "cortex reply", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "cortex reply", trigger: trReply, locate: func(v *fastjson.Value) ([]string, bool) {
 		r := v.Get("reply")
 		if !isType(r, fastjson.TypeObject) || !onlyKeys(v, "reply") {
 			return nil, false
@@ -120,17 +164,17 @@ var envelopes = []envelope{
 		}
 		return nil, false
 	}},
-	{name: "cortex alert_fields", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "cortex alert_fields", trigger: trAlertFields, locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysAlertFlds, isType(v.Get("alert_fields"), fastjson.TypeObject)
 	}},
-	{name: "cortex incident with alerts", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "cortex incident with alerts", trigger: trAlerts, locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysAlerts, v.Get("incident_id") != nil && nonEmptyArray(v.Get("alerts"))
 	}},
-	{name: "graph incident with alerts", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "graph incident with alerts", trigger: trAlerts, locate: func(v *fastjson.Value) ([]string, bool) {
 		t := v.GetStringBytes("@odata.type")
 		return keysAlerts, strings.Contains(strings.ToLower(string(t)), "incident") && nonEmptyArray(v.Get("alerts"))
 	}},
-	{name: "gcp list findings response", locate: func(v *fastjson.Value) ([]string, bool) {
+	{name: "gcp list findings response", trigger: trListFindings, locate: func(v *fastjson.Value) ([]string, bool) {
 		return keysGCPList, isType(v.Get("listFindingsResults"), fastjson.TypeArray)
 	}},
 }
@@ -143,7 +187,18 @@ func matchEnvelope(v *fastjson.Value) (envelope, bool) {
 	if t != fastjson.TypeObject && t != fastjson.TypeArray {
 		return envelope{}, false
 	}
+	var present uint32
+	if t == fastjson.TypeObject {
+		o, _ := v.Object()
+		o.Visit(func(k []byte, _ *fastjson.Value) { present |= triggerBit(k) })
+		if present == 0 {
+			return envelope{}, false
+		}
+	}
 	for _, e := range envelopes {
+		if (t == fastjson.TypeObject) != (e.trigger != 0) || e.trigger != 0 && e.trigger&present == 0 {
+			continue
+		}
 		if _, ok := e.locate(v); ok {
 			return e, true
 		}

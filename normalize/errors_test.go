@@ -50,7 +50,7 @@ func TestNormalizeErrors(t *testing.T) {
 		{"elastic risk score text", "", `{"kibana.alert.rule.name":"r","kibana.alert.risk_score":"abc"}`, socbot.KindInvalid, "kibana.alert.risk_score", "expected a number"},
 		{"elastic rule name an object", "", `{"kibana.alert.uuid":"u","kibana.alert.rule.name":{"a":1}}`, socbot.KindInvalid, "kibana.alert.rule.name", "got an object"},
 		{"elastic no rule name", "elastic", `{"kibana.alert.uuid":"u"}`, socbot.KindInvalid, "kibana.alert.rule.name", "missing"},
-		{"elastic signal risk score out of range", "", `{"signal":{"rule":{"name":"r","risk_score":101}}}`, socbot.KindInvalid, "signal.risk_score", "out of range"},
+		{"elastic signal risk score out of range", "", `{"signal":{"rule":{"name":"r","risk_score":101}}}`, socbot.KindInvalid, "signal.rule.risk_score", "out of range"},
 
 		// Wazuh.
 		{"wazuh level out of range", "", `{"rule":{"level":99,"description":"d"},"agent":{"id":"001"}}`, socbot.KindInvalid, "rule.level", "out of range 0-16"},

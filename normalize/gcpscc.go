@@ -14,11 +14,17 @@ import (
 // finding objects.
 type gcpSCC struct{}
 
-var _ Normalizer = gcpSCC{}
+var (
+	_ Normalizer  = gcpSCC{}
+	_ Prioritized = gcpSCC{}
+)
 
 func init() { Register("gcp_scc", gcpSCC{}) }
 
 func (gcpSCC) Name() string { return "gcp_scc" }
+
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (gcpSCC) Priority() int { return 100 }
 
 func isSCCFinding(v *fastjson.Value) bool {
 	name := v.GetStringBytes("name")

@@ -151,7 +151,7 @@ func (g *generic) Match(v *fastjson.Value) bool {
 	}
 	title := false
 	for _, p := range g.m.Title {
-		if x := get(v, p); x != nil && x.Type() == fastjson.TypeString && len(strOf(x)) > 0 {
+		if x := getDotted(v, p); x != nil && x.Type() == fastjson.TypeString && len(strOf(x)) > 0 {
 			title = true
 			break
 		}
@@ -160,17 +160,17 @@ func (g *generic) Match(v *fastjson.Value) bool {
 		return false
 	}
 	for _, p := range g.m.Severity {
-		if has(v, p) {
+		if hasDotted(v, p) {
 			return true
 		}
 	}
 	for _, p := range g.m.Time {
-		if has(v, p) {
+		if hasDotted(v, p) {
 			return true
 		}
 	}
 	for _, o := range g.obs {
-		if has(v, o.path) {
+		if hasDotted(v, o.path) {
 			return true
 		}
 	}
@@ -180,7 +180,7 @@ func (g *generic) Match(v *fastjson.Value) bool {
 // str reads the first non-empty string among paths; the default mapping skips values of the wrong type.
 func (g *generic) str(r *reader, v *fastjson.Value, paths []string) string {
 	for _, p := range paths {
-		x := get(v, p)
+		x := getDotted(v, p)
 		if x == nil {
 			continue
 		}
@@ -212,7 +212,7 @@ var severityWords = map[string]socbot.Severity{
 
 func (g *generic) severity(r *reader, a *socbot.Alert, v *fastjson.Value) {
 	for _, p := range g.m.Severity {
-		x := get(v, p)
+		x := getDotted(v, p)
 		if x == nil || x.Type() == fastjson.TypeNull {
 			continue
 		}
@@ -273,6 +273,7 @@ func (g *generic) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, e
 		op = "generic(" + g.m.Name + ")"
 	}
 	r := newReader(op)
+	r.dotted = true
 	product := g.m.Product
 	if product == "" {
 		product = g.m.Name
@@ -292,7 +293,7 @@ func (g *generic) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, e
 	var t time.Time
 	ok := false
 	for _, p := range g.m.Time {
-		x := get(v, p)
+		x := getDotted(v, p)
 		if x == nil || g.lenient && (x.Type() == fastjson.TypeObject || x.Type() == fastjson.TypeTrue || x.Type() == fastjson.TypeFalse) {
 			continue
 		}

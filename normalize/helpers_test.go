@@ -220,7 +220,16 @@ func TestGetDottedAndNested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Nested lookups do not see literal dotted keys.
+	plain := newReader("test")
+	if got := plain.str(v, "kibana.alert.rule.name"); got != "" {
+		t.Errorf("nested lookup found a literal dotted key: %q", got)
+	}
+	if got := plain.str(v, "kibana.alert.rule.id"); got != "nested" {
+		t.Errorf("nested lookup: %q", got)
+	}
 	r := newReader("test")
+	r.dotted = true
 	cases := map[string]string{
 		"kibana.alert.rule.name":                        "flat",
 		"kibana.alert.severity":                         "high",

@@ -183,11 +183,22 @@ func Normalize(format string, rec []byte, now time.Time) ([]socbot.Alert, error)
 // NormalizeWith is Normalize with a normaliser given directly (for example one made by NewGeneric from a
 // tenant's mapping). A nil n means auto-detect.
 func NormalizeWith(n Normalizer, rec []byte, now time.Time) ([]socbot.Alert, error) {
+	// fastjson is lenient (it takes "\0" escapes, leading zeros, control characters); hold every record
+	// to the same strict grammar as Records, so that Raw is always valid JSON.
+	start := skipWS(rec, 0)
+	if start >= len(rec) {
+		return nil, &socbot.Error{Op: "normalize", Kind: socbot.KindInvalid, Msg: "empty record"}
+	}
+	if end, serr := scanValue(rec, start); serr != nil {
+		return nil, &socbot.Error{Op: "normalize", Kind: socbot.KindInvalid, Msg: fmt.Sprintf("malformed JSON at byte %d: %s", serr.at, serr.msg)}
+	} else if skipWS(rec, end) != len(rec) {
+		return nil, &socbot.Error{Op: "normalize", Kind: socbot.KindInvalid, Msg: fmt.Sprintf("malformed JSON at byte %d: data after the record", skipWS(rec, end))}
+	}
 	p := parsers.Get()
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(rec)
 	if err != nil {
-		return nil, parseError(rec, err)
+		return nil, &socbot.Error{Op: "normalize", Kind: socbot.KindInvalid, Msg: "malformed JSON", Err: err}
 	}
 	if v.Type() != fastjson.TypeObject {
 		if v.Type() != fastjson.TypeArray {
@@ -197,24 +208,16 @@ func NormalizeWith(n Normalizer, rec []byte, now time.Time) ([]socbot.Alert, err
 	}
 	raw := make([]byte, len(rec))
 	copy(raw, rec)
-	w := walker{n: n, now: now, out: make([]socbot.Alert, 0, 1)}
+	w := walker{n: n, now: now}
 	if err := w.walk(v, raw, "", "", 0); err != nil {
 		return nil, err
+	}
+	if w.out == nil {
+		w.out = []socbot.Alert{}
 	}
 	return w.out, nil
 }
 
-func parseError(rec []byte, perr error) error {
-	i := skipWS(rec, 0)
-	if i >= len(rec) {
-		return &socbot.Error{Op: "normalize", Kind: socbot.KindInvalid, Msg: "empty record"}
-	}
-	if _, serr := scanValue(rec, i); serr != nil {
-		return &socbot.Error{Op: "normalize", Kind: socbot.KindInvalid,
-			Msg: fmt.Sprintf("malformed JSON at byte %d: %s", serr.at, serr.msg)}
-	}
-	return &socbot.Error{Op: "normalize", Kind: socbot.KindInvalid, Msg: "malformed JSON", Err: perr}
-}
 
 // walker descends through envelopes and normalises the records it finds.
 type walker struct {
@@ -261,7 +264,11 @@ func (w *walker) walk(v *fastjson.Value, raw []byte, path, idHint string, depth 
 			a.SourceID = idHint
 		}
 	}
-	w.out = append(w.out, alerts...)
+	if len(w.out) == 0 {
+		w.out = alerts // the common case: one record, one alert, no copy
+	} else {
+		w.out = append(w.out, alerts...)
+	}
 	return nil
 }
 

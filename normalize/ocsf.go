@@ -13,11 +13,17 @@ import (
 // and earlier) events.
 type ocsf struct{}
 
-var _ Normalizer = ocsf{}
+var (
+	_ Normalizer  = ocsf{}
+	_ Prioritized = ocsf{}
+)
 
 func init() { Register("ocsf", ocsf{}) }
 
 func (ocsf) Name() string { return "ocsf" }
+
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (ocsf) Priority() int { return 70 }
 
 // Match: an OCSF event carries a numeric class_uid next to its metadata (or a finding object).
 func (ocsf) Match(v *fastjson.Value) bool {

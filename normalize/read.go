@@ -14,11 +14,44 @@ import (
 	socbot "github.com/socbot/socbot"
 )
 
-// get returns the value at a dotted path below v, or nil. At each object level it first follows the
-// next segment as a nested key, then tries longer literal keys that contain dots, so "kibana.alert.rule.name"
-// is found whether the document spells it nested, flattened or half and half. A numeric segment indexes an
-// array; a non-numeric segment applied to an array looks into its first element.
+// get returns the value at a nested path below v ("alert.signature" is v.alert.signature), or nil. A
+// numeric segment indexes an array; a non-numeric segment applied to an array looks into its first
+// element.
 func get(v *fastjson.Value, path string) *fastjson.Value {
+	for v != nil {
+		if path == "" {
+			return v
+		}
+		seg, rest, _ := strings.Cut(path, ".")
+		switch v.Type() {
+		case fastjson.TypeObject:
+			o, _ := v.Object()
+			v = o.Get(seg)
+			path = rest
+		case fastjson.TypeArray:
+			a, _ := v.Array()
+			if n, ok := smallInt(seg); ok {
+				if n >= len(a) {
+					return nil
+				}
+				v, path = a[n], rest
+			} else if len(a) > 0 {
+				v = a[0]
+			} else {
+				return nil
+			}
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// getDotted is get for documents that also spell paths as literal dotted keys (Elastic, Zeek JSON,
+// generic mappings). At each object level it first tries the whole remaining path as one key, then
+// follows the next segment as a nested key, then the longer prefixes, so "kibana.alert.rule.name" is found
+// whether the document spells it flattened, nested or half and half.
+func getDotted(v *fastjson.Value, path string) *fastjson.Value {
 	if v == nil {
 		return nil
 	}
@@ -28,15 +61,22 @@ func get(v *fastjson.Value, path string) *fastjson.Value {
 	switch v.Type() {
 	case fastjson.TypeObject:
 		o, _ := v.Object()
-		for i := 0; ; {
-			j := strings.IndexByte(path[i:], '.')
-			if j < 0 {
-				return o.Get(path)
-			}
-			if c := o.Get(path[:i+j]); c != nil {
-				if r := get(c, path[i+j+1:]); r != nil {
+		first := strings.IndexByte(path, '.')
+		if first < 0 {
+			return o.Get(path)
+		}
+		if c := o.Get(path); c != nil {
+			return c
+		}
+		for i := first; i >= 0; {
+			if c := o.Get(path[:i]); c != nil {
+				if r := getDotted(c, path[i+1:]); r != nil {
 					return r
 				}
+			}
+			j := strings.IndexByte(path[i+1:], '.')
+			if j < 0 {
+				break
 			}
 			i += j + 1
 		}
@@ -47,12 +87,12 @@ func get(v *fastjson.Value, path string) *fastjson.Value {
 			if n >= len(a) {
 				return nil
 			}
-			return get(a[n], rest)
+			return getDotted(a[n], rest)
 		}
 		if len(a) == 0 {
 			return nil
 		}
-		return get(a[0], path)
+		return getDotted(a[0], path)
 	}
 	return nil
 }
@@ -75,11 +115,20 @@ func smallInt(s string) (int, bool) {
 // reader reads fields of one record and remembers the first type error, so that normalisers read
 // straight through and check once at the end.
 type reader struct {
-	op  string
-	err error
+	op     string
+	err    error
+	dotted bool // look paths up with getDotted
 }
 
 func newReader(format string) *reader { return &reader{op: "normalize." + format} }
+
+// get looks path up below v the way this reader's format spells paths.
+func (r *reader) get(v *fastjson.Value, path string) *fastjson.Value {
+	if r.dotted {
+		return getDotted(v, path)
+	}
+	return get(v, path)
+}
 
 func (r *reader) fail(field, format string, args ...any) {
 	if r.err == nil {
@@ -91,7 +140,7 @@ func (r *reader) fail(field, format string, args ...any) {
 // missing fields and empty arrays give nil; an array gives its first non-null scalar element; an object is
 // a type error. The bytes are only valid until the parser is reused: copy them (str does).
 func (r *reader) raw(v *fastjson.Value, path string) []byte {
-	return r.scalar(get(v, path), path)
+	return r.scalar(r.get(v, path), path)
 }
 
 func (r *reader) scalar(x *fastjson.Value, field string) []byte {
@@ -123,6 +172,22 @@ func (r *reader) scalar(x *fastjson.Value, field string) []byte {
 		r.fail(field, "expected a string, got an object")
 	}
 	return nil
+}
+
+// appendRaw appends the string or number at path to dst as written (nothing for other types).
+func (r *reader) appendRaw(dst []byte, v *fastjson.Value, path string) []byte {
+	x := r.get(v, path)
+	if x == nil {
+		return dst
+	}
+	switch x.Type() {
+	case fastjson.TypeString:
+		b, _ := x.StringBytes()
+		return append(dst, b...)
+	case fastjson.TypeNumber:
+		return x.MarshalTo(dst)
+	}
+	return dst
 }
 
 // str returns the trimmed, copied text at path, "" for missing values and placeholders ("null", "N/A",
@@ -247,17 +312,32 @@ func eachAll(v *fastjson.Value, path string, fn func(x *fastjson.Value)) {
 
 // eachStr calls fn with the text of the scalar at path, or of each scalar element of an array there.
 func (r *reader) eachStr(v *fastjson.Value, path string, fn func(s string)) {
-	each(v, path, func(x *fastjson.Value) {
-		if s := text(r.scalar(x, path)); s != "" {
+	x := r.get(v, path)
+	if x == nil {
+		return
+	}
+	one := func(e *fastjson.Value) {
+		if s := text(r.scalar(e, path)); s != "" {
 			fn(s)
 		}
-	})
+	}
+	if x.Type() == fastjson.TypeArray {
+		for _, e := range x.GetArray() {
+			if e.Type() != fastjson.TypeNull {
+				one(e)
+			}
+		}
+		return
+	}
+	if x.Type() != fastjson.TypeNull {
+		one(x)
+	}
 }
 
 // num reads a number (or a numeric string) at path; ok is false when it is missing or null. A value of
 // another type is a type error.
 func (r *reader) num(v *fastjson.Value, path string) (float64, bool) {
-	x := get(v, path)
+	x := r.get(v, path)
 	if x == nil {
 		return 0, false
 	}
@@ -307,7 +387,7 @@ func truncate(s string, n int) string {
 // nanoseconds as a number or numeric string. Unparseable strings (placeholders such as "{timestamp}")
 // give ok=false without error; objects, arrays and booleans are type errors.
 func (r *reader) time(v *fastjson.Value, path string) (time.Time, bool) {
-	x := get(v, path)
+	x := r.get(v, path)
 	if x == nil {
 		return time.Time{}, false
 	}
@@ -347,7 +427,7 @@ func (r *reader) when(v *fastjson.Value, paths ...string) (time.Time, bool) {
 
 // object reports whether path holds an object; another non-null type is a type error.
 func (r *reader) object(v *fastjson.Value, path string) *fastjson.Value {
-	x := get(v, path)
+	x := r.get(v, path)
 	if x == nil || x.Type() == fastjson.TypeNull {
 		return nil
 	}
@@ -360,7 +440,7 @@ func (r *reader) object(v *fastjson.Value, path string) *fastjson.Value {
 
 // array returns the elements at path; another non-null type than array is a type error.
 func (r *reader) array(v *fastjson.Value, path string) []*fastjson.Value {
-	x := get(v, path)
+	x := r.get(v, path)
 	if x == nil || x.Type() == fastjson.TypeNull {
 		return nil
 	}
@@ -415,9 +495,15 @@ func strOf(v *fastjson.Value) []byte {
 	return b
 }
 
-// has reports whether path exists and is not null.
+// has reports whether the nested path exists and is not null.
 func has(v *fastjson.Value, path string) bool {
 	x := get(v, path)
+	return x != nil && x.Type() != fastjson.TypeNull
+}
+
+// hasDotted is has with getDotted.
+func hasDotted(v *fastjson.Value, path string) bool {
+	x := getDotted(v, path)
 	return x != nil && x.Type() != fastjson.TypeNull
 }
 

@@ -2,6 +2,7 @@ package normalize
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 
 	socbot "github.com/socbot/socbot"
@@ -322,6 +323,14 @@ func scanString(b []byte, i int) (int, *scanErr) {
 	start := i
 	i++
 	for {
+		// Eight bytes at a time while none of them is '"', '\\' or a control character.
+		for i+8 <= len(b) {
+			x := binary.LittleEndian.Uint64(b[i:])
+			if hasZeroByte(x^quotes)|hasZeroByte(x^backslashes)|hasByteBelow(x, 0x20) != 0 {
+				break
+			}
+			i += 8
+		}
 		for i < len(b) && !strSpecial[b[i]] {
 			i++
 		}
@@ -351,6 +360,19 @@ func scanString(b []byte, i int) (int, *scanErr) {
 		}
 	}
 }
+
+const (
+	lsb         = 0x0101010101010101
+	msb         = 0x8080808080808080
+	quotes      = '"' * lsb
+	backslashes = '\\' * lsb
+)
+
+// hasZeroByte is non-zero when one of the eight bytes of x is zero.
+func hasZeroByte(x uint64) uint64 { return (x - lsb) & ^x & msb }
+
+// hasByteBelow is non-zero when one of the eight bytes of x is below n (n <= 128).
+func hasByteBelow(x uint64, n uint64) uint64 { return (x - n*lsb) & ^x & msb }
 
 func isHex4(b []byte) bool {
 	for _, c := range b {

@@ -13,11 +13,17 @@ import (
 // Alert Management alerts (data.alert of the GraphQL API).
 type sentinelone struct{}
 
-var _ Normalizer = sentinelone{}
+var (
+	_ Normalizer  = sentinelone{}
+	_ Prioritized = sentinelone{}
+)
 
 func init() { Register("sentinelone", sentinelone{}) }
 
 func (sentinelone) Name() string { return "sentinelone" }
+
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (sentinelone) Priority() int { return 60 }
 
 func s1Threat(v *fastjson.Value) bool { return isType(v.Get("threatInfo"), fastjson.TypeObject) }
 

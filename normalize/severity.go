@@ -44,6 +44,9 @@ func setScore(a *socbot.Alert, score float64, raw string) {
 
 // numText renders a number the way a person would write it (5, 7.5).
 func numText(f float64) string {
+	if f >= 0 && f < 100 && f == float64(int(f)) {
+		return strconv.Itoa(int(f)) // no allocation below 100
+	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 

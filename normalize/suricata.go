@@ -12,11 +12,17 @@ import (
 // suricata reads Suricata eve.json records of event_type "alert".
 type suricata struct{}
 
-var _ Normalizer = suricata{}
+var (
+	_ Normalizer  = suricata{}
+	_ Prioritized = suricata{}
+)
 
 func init() { Register("suricata", suricata{}) }
 
 func (suricata) Name() string { return "suricata" }
+
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (suricata) Priority() int { return 10 }
 
 // eveTypes are the event types Suricata's eve output writes.
 var eveTypes = map[string]bool{
@@ -94,8 +100,13 @@ func (suricata) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, err
 	setTime(&a, t, ok, now)
 
 	// Identity: suricata has no alert id; flow, signature, transaction and packet count make one.
-	ts := r.str(v, "timestamp")
-	a.SourceID = strings.Join([]string{r.str(v, "flow_id"), a.RuleID, r.str(v, "tx_id"), r.str(v, "pcap_cnt"), ts}, ":")
+	var buf [128]byte
+	id := r.appendRaw(buf[:0], v, "flow_id")
+	id = append(append(id, ':'), a.RuleID...)
+	id = r.appendRaw(append(id, ':'), v, "tx_id")
+	id = r.appendRaw(append(id, ':'), v, "pcap_cnt")
+	id = r.appendRaw(append(id, ':'), v, "timestamp")
+	a.SourceID = string(id)
 
 	// MITRE ATT&CK from rule metadata: ET keys mitre_tactic_id, mitre_technique_id, ...; other rulesets
 	// use free-form keys such as mitre_attack.

@@ -12,11 +12,17 @@ import (
 // wazuh reads Wazuh (and OSSEC-style) alerts as written to alerts.json or stored in the indexer.
 type wazuh struct{}
 
-var _ Normalizer = wazuh{}
+var (
+	_ Normalizer  = wazuh{}
+	_ Prioritized = wazuh{}
+)
 
 func init() { Register("wazuh", wazuh{}) }
 
 func (wazuh) Name() string { return "wazuh" }
+
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (wazuh) Priority() int { return 20 }
 
 // Match: a rule object with a level, and the agent or manager that raised it.
 func (wazuh) Match(v *fastjson.Value) bool {

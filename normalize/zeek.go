@@ -15,11 +15,17 @@ import (
 // as "id.orig_h"; nested objects are read too). ZeekTSV turns the tab-separated form into these records.
 type zeekNotice struct{}
 
-var _ Normalizer = zeekNotice{}
+var (
+	_ Normalizer  = zeekNotice{}
+	_ Prioritized = zeekNotice{}
+)
 
 func init() { Register("zeek_notice", zeekNotice{}) }
 
 func (zeekNotice) Name() string { return "zeek_notice" }
+
+// Priority places it in the detection order (most common sources first; see Prioritized).
+func (zeekNotice) Priority() int { return 120 }
 
 func (zeekNotice) Match(v *fastjson.Value) bool {
 	note := v.GetStringBytes("note")
@@ -43,6 +49,7 @@ func zeekSeverity(note string) socbot.Severity {
 
 func (zeekNotice) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, error) {
 	r := newReader("zeek_notice")
+	r.dotted = true // Zeek's JSON spells "id.orig_h" as one key
 	a := newAlert("Zeek", "Zeek")
 	note := r.str(v, "note")
 	if note == "" {

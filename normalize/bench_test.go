@@ -1,0 +1,106 @@
+package normalize
+
+import (
+	"bytes"
+	"os"
+	"sort"
+	"testing"
+)
+
+// benchRecord picks, for a format, the first fixture record that gives exactly one alert.
+func benchRecord(b *testing.B, format string) []byte {
+	b.Helper()
+	for _, file := range fixtures(b)[format] {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var found []byte
+		_ = Records(body, func(_ int, rec []byte, err error) error {
+			if found == nil && err == nil {
+				if alerts, err := Normalize(format, rec, testNow); err == nil && len(alerts) == 1 {
+					found = append([]byte(nil), rec...)
+				}
+			}
+			return nil
+		})
+		if found != nil {
+			return found
+		}
+	}
+	b.Fatalf("no single-alert fixture for %s", format)
+	return nil
+}
+
+// BenchmarkNormalize measures one record of each format through Normalize with the format named
+// (parse, map, copy of Raw), and "auto" the same records with detection.
+func BenchmarkNormalize(b *testing.B) {
+	formats := make([]string, 0, len(fixtures(b)))
+	for f := range fixtures(b) {
+		formats = append(formats, f)
+	}
+	sort.Strings(formats)
+	for _, format := range formats {
+		rec := benchRecord(b, format)
+		for _, mode := range []string{"named", "auto"} {
+			name := format
+			if mode == "auto" {
+				name = format + "/auto"
+			}
+			b.Run(name, func(b *testing.B) {
+				f := format
+				if mode == "auto" {
+					f = ""
+				}
+				b.SetBytes(int64(len(rec)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := Normalize(f, rec, testNow); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkRecords measures splitting a 1000-record NDJSON body and a 1000-element array.
+func BenchmarkRecords(b *testing.B) {
+	rec := benchRecord(b, "suricata")
+	nd := bytes.Repeat(append(rec, '\n'), 1000)
+	arr := append([]byte{'['}, bytes.Repeat(append(rec, ','), 1000)...)
+	arr[len(arr)-1] = ']'
+	n := 0
+	fn := func(int, []byte, error) error { n++; return nil }
+	for name, body := range map[string][]byte{"ndjson": nd, "array": arr} {
+		b.Run(name, func(b *testing.B) {
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := Records(body, fn); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/record")
+		})
+	}
+}
+
+// BenchmarkIngestBatch is what the ingest handler does with a body: split it and normalise each record
+// (1000 Suricata alerts of about 800 bytes).
+func BenchmarkIngestBatch(b *testing.B) {
+	rec := benchRecord(b, "suricata")
+	body := bytes.Repeat(append(rec, '\n'), 1000)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = Records(body, func(_ int, rec []byte, err error) error {
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, err = Normalize("", rec, testNow)
+			return err
+		})
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*1000), "ns/alert")
+}
