@@ -218,7 +218,6 @@ func NormalizeWith(n Normalizer, rec []byte, now time.Time) ([]socbot.Alert, err
 	return w.out, nil
 }
 
-
 // walker descends through envelopes and normalises the records it finds.
 type walker struct {
 	n   Normalizer // nil: detect per record
