@@ -320,3 +320,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		awsError(w, 400, "UnknownOperationException", "unknown operation "+target)
 	}
 }
+
+// Faults sets random fault rates on the fake: s.Faults().Set(fake.Faults{Rate429: 0.1, Rate5xx: 0.1, RateHang: 0.1, Seed: 1}).
+type Faults = faults.Faults

@@ -489,3 +489,6 @@ func (s *Server) ban(w http.ResponseWriter, r *http.Request, rest []string) {
 		s.cliError(w, r, 405, -1)
 	}
 }
+
+// Faults sets random fault rates on the fake: s.Faults().Set(fake.Faults{Rate429: 0.1, Rate5xx: 0.1, RateHang: 0.1, Seed: 1}).
+type Faults = faults.Faults

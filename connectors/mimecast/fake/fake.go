@@ -314,3 +314,6 @@ func renderURL(m *managedURL) map[string]any {
 	return map[string]any{"id": m.ID, "scheme": m.Scheme, "domain": m.Domain, "path": m.Path, "queryString": m.Query, "port": -1,
 		"action": m.Action, "matchType": m.MatchType, "comment": m.Comment, "disableRewrite": false, "disableUserAwareness": false, "disableLogClick": false}
 }
+
+// Faults sets random fault rates on the fake: s.Faults().Set(fake.Faults{Rate429: 0.1, Rate5xx: 0.1, RateHang: 0.1, Seed: 1}).
+type Faults = faults.Faults

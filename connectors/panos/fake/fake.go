@@ -609,3 +609,6 @@ func (s *Server) userID(w http.ResponseWriter, cmd string) {
 	}
 	reply(w, 200, `<response status="error"><msg><line><uid-response><version>2.0</version><payload>`+p+`</payload></uid-response></line></msg></response>`)
 }
+
+// Faults sets random fault rates on the fake: s.Faults().Set(fake.Faults{Rate429: 0.1, Rate5xx: 0.1, RateHang: 0.1, Seed: 1}).
+type Faults = faults.Faults

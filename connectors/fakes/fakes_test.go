@@ -1,0 +1,78 @@
+package fakes
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/socbot/socbot"
+	"github.com/socbot/socbot/connectors/faults"
+
+	_ "github.com/socbot/socbot/connectors/awsnfw"
+	_ "github.com/socbot/socbot/connectors/crowdstrike"
+	_ "github.com/socbot/socbot/connectors/fortigate"
+	_ "github.com/socbot/socbot/connectors/mde"
+	_ "github.com/socbot/socbot/connectors/mimecast"
+	_ "github.com/socbot/socbot/connectors/msgraph"
+	_ "github.com/socbot/socbot/connectors/netskope"
+	_ "github.com/socbot/socbot/connectors/panos"
+	_ "github.com/socbot/socbot/connectors/sentinelone"
+	_ "github.com/socbot/socbot/connectors/umbrella"
+	_ "github.com/socbot/socbot/connectors/zscaler"
+)
+
+// TestEveryVendorUnderFaults drives every fake with 30% injected faults through its registered
+// connector, retrying failed requests the way the framework would (retryable only), and checks that
+// every request ends applied with nothing lost.
+func TestEveryVendorUnderFaults(t *testing.T) {
+	const n = 24
+	for _, typ := range Types() {
+		t.Run(typ, func(t *testing.T) {
+			tg, err := New(typ, nil, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(tg.Fake)
+			defer srv.Close()
+			cfg := tg.Config(srv.URL)
+			cfg.Timeout = 300 * time.Millisecond
+			c, err := socbot.NewConnector(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg.Fake.Faults().Set(faults.Faults{Rate429: 0.1, Rate5xx: 0.1, RateHang: 0.1, Seed: 7, HangFor: 2 * time.Second})
+			pending := make([]socbot.ContainmentRequest, n)
+			for i := range pending {
+				pending[i] = tg.Request(i)
+			}
+			for round := 0; len(pending) > 0; round++ {
+				if round > 60 {
+					t.Fatalf("%d requests still failing after 60 rounds", len(pending))
+				}
+				res, err := c.Apply(context.Background(), pending)
+				if err != nil {
+					continue // batch failure: retry the whole batch
+				}
+				var again []socbot.ContainmentRequest
+				for i, r := range res {
+					if r.Outcome != socbot.OutcomeFailed {
+						continue
+					}
+					if ve, ok := r.Err.(*socbot.VendorError); !ok || !ve.Retryable {
+						t.Fatalf("%s %s: non-retryable failure under injected faults: %v", pending[i].Kind, pending[i].Value, r.Err)
+					}
+					again = append(again, pending[i])
+				}
+				pending = again
+			}
+			tg.Fake.Faults().Set(faults.Faults{})
+			for i := 0; i < n; i++ {
+				r := tg.Request(i)
+				if !tg.Fake.Blocked(r.Kind, r.Value) {
+					t.Fatalf("%s %s lost: not in force at the vendor", r.Kind, r.Value)
+				}
+			}
+		})
+	}
+}
