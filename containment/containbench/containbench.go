@@ -39,6 +39,7 @@ type Config struct {
 	Interval    time.Duration // spacing between requests on the MTTC path (default 2ms)
 	CallTimeout time.Duration // per vendor call (default 100ms in fault mode, 5s otherwise)
 	Deadline    time.Duration // give up waiting for the work to settle (default 2m)
+	BatchSize   int           // requests per connector call (default 50; 10 in fault mode, so that more calls meet faults)
 	NetNS       string        // network namespace for the nftables target; empty: the benchmark makes one
 	NoNftables  bool          // leave out the nftables target (machines without root)
 	Extra       []Target      // more targets (the vendor fakes)
@@ -96,6 +97,12 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 		cfg.CallTimeout = 5 * time.Second
 		if cfg.Faults {
 			cfg.CallTimeout = 100 * time.Millisecond
+		}
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 50
+		if cfg.Faults {
+			cfg.BatchSize = 10
 		}
 	}
 	if cfg.Deadline <= 0 {
@@ -188,7 +195,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	bot := containment.New(containment.Config{Store: store, Resolver: conns, Rails: rails, Log: cfg.Log,
 		Executor: containment.ExecutorConfig{BaseBackoff: 50 * time.Millisecond, MaxBackoff: 2 * time.Second, CallTimeout: cfg.CallTimeout,
-			Poll: 50 * time.Millisecond, BatchSize: 50, MaxAttempts: 10, OnSettled: onSettled}})
+			Poll: 50 * time.Millisecond, BatchSize: cfg.BatchSize, BreakerCooldown: 2 * time.Second, MaxAttempts: 10, OnSettled: onSettled}})
 	rctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
