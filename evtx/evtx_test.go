@@ -1,6 +1,7 @@
 package evtx
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,3 +62,5 @@ func TestDumpOne(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+var updateGolden = flag.Bool("update", false, "rewrite testdata/synthetic.evtx")
