@@ -2,6 +2,17 @@ package socbot
 
 import "time"
 
+// NotificationBody is the JSON document queued with each notification: the event and a snapshot of the
+// incident at that moment. Channels render it.
+type NotificationBody struct {
+	Event    string    `json:"event"`
+	Tenant   string    `json:"tenant"`
+	TenantID string    `json:"tenant_id"`
+	Incident Incident  `json:"incident"`
+	Detail   string    `json:"detail,omitempty"`
+	At       time.Time `json:"at"`
+}
+
 // Notification channel kinds.
 const (
 	ChannelEmail   = "email"

@@ -93,7 +93,7 @@ type NotifyStore interface {
 	// dispatcher sends them meanwhile.
 	ClaimNotifications(ctx context.Context, now time.Time, lease time.Duration, limit int) ([]Notification, error)
 	ChannelByID(ctx context.Context, id int64) (Channel, error)
-	FinishNotification(ctx context.Context, n Notification) error
+	FinishNotification(ctx context.Context, n Notification, timeline string) error
 }
 
 // AuditStore reads and verifies the audit log.

@@ -12,17 +12,6 @@ import (
 	socbot "github.com/socbot/socbot"
 )
 
-// NotificationBody is the JSON document stored with each queued notification: the event and a snapshot
-// of the incident at that moment. Channels render it.
-type NotificationBody struct {
-	Event    string          `json:"event"`
-	Tenant   string          `json:"tenant"`
-	TenantID string          `json:"tenant_id"`
-	Incident socbot.Incident `json:"incident"`
-	Detail   string          `json:"detail,omitempty"`
-	At       time.Time       `json:"at"`
-}
-
 func validateChannel(op string, c *socbot.Channel) error {
 	c.Name = strings.TrimSpace(c.Name)
 	if c.Name == "" {
@@ -150,7 +139,7 @@ func (s *Store) enqueue(ctx context.Context, tx execer, tenantID, event string, 
 		return dbErr("sqlstore.enqueue", err)
 	}
 	now := fromUS(us(s.clock.Now()))
-	body := js(NotificationBody{Event: event, Tenant: tenantName, TenantID: tenantID, Incident: inc, Detail: detail, At: now})
+	body := js(socbot.NotificationBody{Event: event, Tenant: tenantName, TenantID: tenantID, Incident: inc, Detail: detail, At: now})
 	subject := fmt.Sprintf("[%s] %s incident #%d %s: %s", tenantName, inc.Priority, inc.Number, eventVerb(event), inc.Title)
 	for _, c := range chans {
 		if !wants(c, event, inc.Priority) {
@@ -263,11 +252,19 @@ func (s *Store) ClaimNotifications(ctx context.Context, now time.Time, lease tim
 }
 
 // FinishNotification records the outcome of a delivery attempt: status, attempts, last error, the next
-// attempt time (for a retry) and the sent time.
-func (s *Store) FinishNotification(ctx context.Context, n socbot.Notification) error {
+// attempt time (for a retry) and the sent time. A notice about an incident that was sent, or given up
+// on, also goes on the incident's timeline with the text given.
+func (s *Store) FinishNotification(ctx context.Context, n socbot.Notification, timeline string) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`UPDATE notifications SET status = ?, attempts = ?, last_error = ?, next_attempt_at = ?, sent_at = ? WHERE id = ?`),
 			n.Status, n.Attempts, n.LastError, us(n.NextAttemptAt), nullUS(n.SentAt), n.ID)
-		return dbErr("sqlstore.FinishNotification", err)
+		if err != nil {
+			return dbErr("sqlstore.FinishNotification", err)
+		}
+		if timeline == "" || n.IncidentID == 0 || n.Status == socbot.DeliveryPending {
+			return nil
+		}
+		return s.addTimeline(ctx, tx, socbot.TimelineEntry{TenantID: n.TenantID, IncidentID: n.IncidentID, At: fromUS(us(s.clock.Now())),
+			Actor: "bot:notify", Kind: "notified", Text: timeline})
 	})
 }

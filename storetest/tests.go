@@ -576,7 +576,7 @@ func testNotifications(t *testing.T, in Instance) {
 	c := claimed[0]
 	sent := now
 	c.Status, c.Attempts, c.SentAt = socbot.DeliverySent, 1, &sent
-	must(t, s.FinishNotification(ctx(), c))
+	must(t, s.FinishNotification(ctx(), c, "sent by test"))
 	again, _ := s.ClaimNotifications(ctx(), now.Add(2*time.Minute), time.Minute, 10)
 	eq(t, "expired leases reclaimed, sent ones not", len(again), 2)
 	ch, err := s.ChannelByID(ctx(), hook.ID)
