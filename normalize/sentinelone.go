@@ -136,8 +136,6 @@ func s1UAMAlert(r *reader, a *socbot.Alert, v *fastjson.Value, now time.Time) {
 	}
 	t, ok := r.when(v, "detectedAt", "firstSeenAt", "createdAt")
 	setTime(a, t, ok, now)
-	r.eachStr(v, "mitreTactics", func(s string) { addTactic(a, s) })
-	r.eachStr(v, "mitreTechniques", func(s string) { addTechnique(a, s) })
 
 	addHost(a, r.str(v, "asset.name"), socbot.AsTarget)
 	addIP(a, r.str(v, "detectionTime.asset.ipV4"), socbot.AsTarget)

@@ -129,11 +129,10 @@ func splitHeader(line []byte) (string, []byte) {
 func appendZeekValue(dst []byte, typ string, v []byte) []byte {
 	switch typ {
 	case "time", "interval", "double", "count", "int", "port":
-		if _, err := strconv.ParseFloat(string(v), 64); err == nil && isNumeric(bytes.TrimPrefix(v, []byte{'-'})) {
-			if v[0] == '.' {
-				dst = append(dst, '0')
+		if len(v) > 0 && (v[0] == '-' || v[0] >= '0' && v[0] <= '9') {
+			if end, err := scanNumber(v, 0); err == nil && end == len(v) {
+				return append(dst, v...) // a JSON number as written
 			}
-			return append(dst, v...)
 		}
 	case "bool":
 		switch string(v) {
