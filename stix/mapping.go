@@ -208,8 +208,13 @@ type ImportStats struct {
 // the spec's TLP 1.0 marking ids or TLP marking-definitions met earlier in the stream) and the
 // pattern itself when it is more than a simple OR of equalities. Other objects are skipped.
 func Import(r io.Reader, emit func(intel.Item) error) (ImportStats, error) {
+	return ImportFrom(NewReader(r), emit)
+}
+
+// ImportFrom is Import over an existing Reader (so that the caller can read the envelope's More and
+// Next afterwards).
+func ImportFrom(rd *Reader, emit func(intel.Item) error) (ImportStats, error) {
 	var st ImportStats
-	rd := NewReader(r)
 	markings := map[string]string{}
 	for {
 		var o object
