@@ -327,6 +327,10 @@ func (c *chunk) parseFragment(start, end int, sec Section, rd *Reader, depth int
 	if depth > maxNesting || start < 0 || end > len(c.b) || start > end {
 		return false
 	}
+	rd.budget -= 64 // nested fragments are not free: a hostile template could repeat one exponentially
+	if rd.budget < 0 {
+		return false
+	}
 	r := &cursor{b: c.b, pos: start, end: end}
 	for r.pos < r.end && !r.bad {
 		tok := r.b[r.pos]
@@ -415,6 +419,10 @@ func (c *chunk) parseFragment(start, end int, sec Section, rd *Reader, depth int
 func (c *chunk) run(p *program, subs []subValue, outer Section, rd *Reader, depth int) bool {
 	for i := range p.emits {
 		e := &p.emits[i]
+		rd.budget--
+		if rd.budget < 0 {
+			return false
+		}
 		sec := e.section
 		if sec == SectionOther && outer != SectionOther {
 			sec = outer

@@ -84,10 +84,14 @@ type Reader struct {
 	buf   []byte
 	Stats Stats
 
-	c     chunk
-	rec   Record
-	arena []byte
+	c      chunk
+	rec    Record
+	arena  []byte
+	budget int // work left for the current record (fields plus nested fragments)
 }
+
+// maxRecordWork bounds the fields and nested fragments one record may produce.
+const maxRecordWork = 1 << 16
 
 // NewReader checks the file header and returns a reader.
 func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
@@ -181,6 +185,7 @@ func (rd *Reader) chunkRecords(b []byte, fn func(*Record) error) error {
 		rec.Fields = rec.Fields[:0]
 		rec.Channel, rec.EventID, rec.Time = "", "", time.Time{}
 		rd.arena = rd.arena[:0]
+		rd.budget = maxRecordWork
 		ok := rd.c.parseFragment(pos+24, pos+size-4, SectionOther, rd, 0)
 		if !ok {
 			rd.Stats.BadRecords++
