@@ -4,6 +4,7 @@ package main
 // importing the packages here is what puts them in the binary.
 import (
 	_ "github.com/socbot/socbot/connectors/awsnfw"
+	_ "github.com/socbot/socbot/connectors/awswaf"
 	_ "github.com/socbot/socbot/connectors/crowdstrike"
 	_ "github.com/socbot/socbot/connectors/fortigate"
 	_ "github.com/socbot/socbot/connectors/mde"

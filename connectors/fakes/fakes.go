@@ -13,6 +13,7 @@ import (
 	"github.com/socbot/socbot/connectors/faults"
 
 	awsfake "github.com/socbot/socbot/connectors/awsnfw/fake"
+	waffake "github.com/socbot/socbot/connectors/awswaf/fake"
 	csfake "github.com/socbot/socbot/connectors/crowdstrike/fake"
 	fgtfake "github.com/socbot/socbot/connectors/fortigate/fake"
 	mdefake "github.com/socbot/socbot/connectors/mde/fake"
@@ -58,6 +59,7 @@ var builders = map[string]builder{
 	"sentinelone": sentinelone,
 	"mimecast":    mimecast,
 	"awsnfw":      awsnfw,
+	"awswaf":      awswaf,
 }
 
 // Types lists the vendor types with a fake.
@@ -224,6 +226,20 @@ func awsnfw(clock socbot.Clock, n int) *Target {
 			if i%2 == 0 {
 				return socbot.ContainmentRequest{Kind: socbot.ActBlockDomain, Value: domain(i)}
 			}
+			return socbot.ContainmentRequest{Kind: socbot.ActBlockIP, Value: ip(i)}
+		}}
+}
+
+func awswaf(clock socbot.Clock, n int) *Target {
+	creds := map[string]string{"access_key_id": "AKIABENCHWAF00000001", "secret_access_key": "benchWafSecret00000000000000000000000001"}
+	const id = "bench-ipset-0001"
+	return &Target{Type: "awswaf",
+		Fake: waffake.New(waffake.Options{AccessKey: creds["access_key_id"], SecretKey: creds["secret_access_key"], Region: "us-east-1",
+			IPSets: map[string]string{"soc-block": id}, Clock: clock}),
+		Config: func(b string) socbot.ConnectorConfig {
+			return cfg("awswaf", b, creds, map[string]string{"region": "us-east-1", "ipset_name": "soc-block", "ipset_id": id})
+		},
+		Request: func(i int) socbot.ContainmentRequest {
 			return socbot.ContainmentRequest{Kind: socbot.ActBlockIP, Value: ip(i)}
 		}}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/socbot/socbot/connectors/faults"
 
 	_ "github.com/socbot/socbot/connectors/awsnfw"
+	_ "github.com/socbot/socbot/connectors/awswaf"
 	_ "github.com/socbot/socbot/connectors/crowdstrike"
 	_ "github.com/socbot/socbot/connectors/fortigate"
 	_ "github.com/socbot/socbot/connectors/mde"

@@ -150,16 +150,22 @@ func hmacSHA(key []byte, data string) []byte {
 	return h.Sum(nil)
 }
 
-// verify checks the SigV4 signature of r over body.
 func (s *Server) verify(r *http.Request, body []byte) (string, string) {
+	return VerifySigV4(r, body, s.opt.AccessKey, s.opt.SecretKey, s.opt.Region, "network-firewall")
+}
+
+// VerifySigV4 checks the AWS Signature Version 4 of r over body for one access key, secret, region
+// and signing name. It returns "" or the AWS error type and message to answer with. Fakes of other
+// AWS services use it too.
+func VerifySigV4(r *http.Request, body []byte, accessKey, secretKey, region, service string) (string, string) {
 	m := reAuth.FindStringSubmatch(r.Header.Get("Authorization"))
 	if m == nil {
 		return "MissingAuthenticationTokenException", "Missing Authentication Token"
 	}
-	if m[1] != s.opt.AccessKey {
+	if m[1] != accessKey {
 		return "UnrecognizedClientException", "The security token included in the request is invalid."
 	}
-	if m[3] != s.opt.Region || m[4] != "network-firewall" {
+	if m[3] != region || m[4] != service {
 		return "InvalidSignatureException", "Credential should be scoped to a valid region and service."
 	}
 	var ch strings.Builder
@@ -180,7 +186,7 @@ func (s *Server) verify(r *http.Request, body []byte) (string, string) {
 	creq := sha256.Sum256([]byte(canonical))
 	scope := m[2] + "/" + m[3] + "/" + m[4] + "/aws4_request"
 	toSign := "AWS4-HMAC-SHA256\n" + r.Header.Get("X-Amz-Date") + "\n" + scope + "\n" + hex.EncodeToString(creq[:])
-	key := hmacSHA(hmacSHA(hmacSHA(hmacSHA([]byte("AWS4"+s.opt.SecretKey), m[2]), m[3]), m[4]), "aws4_request")
+	key := hmacSHA(hmacSHA(hmacSHA(hmacSHA([]byte("AWS4"+secretKey), m[2]), m[3]), m[4]), "aws4_request")
 	if !hmac.Equal([]byte(hex.EncodeToString(hmacSHA(key, toSign))), []byte(m[6])) {
 		return "InvalidSignatureException", "The request signature we calculated does not match the signature you provided."
 	}
