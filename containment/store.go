@@ -72,14 +72,33 @@ type MemStore struct {
 	nextID  int64
 	actions map[int64]*Action
 	live    map[Key]int64
+	work    map[int64]*Action              // approved, applying, expiring: what Claim looks at
+	created map[string][]createdRef        // tenant -> forward actions in creation order (blast radius)
 	conns   map[string]ConnectorInstance // tenant|id
+}
+
+type createdRef struct {
+	at time.Time
+	a  *Action
+}
+
+func hasWork(s State) bool { return s == StateApproved || s == StateApplying || s == StateExpiring }
+
+// track keeps the work index in step with an action's state; m.mu is held.
+func (m *MemStore) track(a *Action) {
+	if hasWork(a.State) {
+		m.work[a.ID] = a
+	} else {
+		delete(m.work, a.ID)
+	}
 }
 
 var _ Store = (*MemStore)(nil)
 
 // NewMemStore returns an empty in-memory ledger.
 func NewMemStore() *MemStore {
-	return &MemStore{actions: map[int64]*Action{}, live: map[Key]int64{}, conns: map[string]ConnectorInstance{}}
+	return &MemStore{actions: map[int64]*Action{}, live: map[Key]int64{}, work: map[int64]*Action{},
+		created: map[string][]createdRef{}, conns: map[string]ConnectorInstance{}}
 }
 
 func cloneAction(a Action) Action {
@@ -109,6 +128,20 @@ func (m *MemStore) CreateAction(_ context.Context, a Action) (Action, bool, erro
 	m.actions[a.ID] = &c
 	if !a.State.Terminal() {
 		m.live[a.Key()] = a.ID
+	}
+	m.track(&c)
+	if a.Kind.IsForward() {
+		refs := m.created[a.TenantID]
+		if n := len(refs); n > 0 && refs[n-1].at.After(a.CreatedAt) {
+			// Out of order (clock went back): keep the slice sorted.
+			i := sort.Search(n, func(i int) bool { return refs[i].at.After(a.CreatedAt) })
+			refs = append(refs, createdRef{})
+			copy(refs[i+1:], refs[i:])
+			refs[i] = createdRef{a.CreatedAt, &c}
+		} else {
+			refs = append(refs, createdRef{a.CreatedAt, &c})
+		}
+		m.created[a.TenantID] = refs
 	}
 	return cloneAction(c), true, nil
 }
@@ -199,8 +232,10 @@ func (m *MemStore) UpdateActions(_ context.Context, as []Action) ([]Action, erro
 	out := make([]Action, len(as))
 	for i, a := range as {
 		a.Version++
-		c := cloneAction(a)
-		m.actions[a.ID] = &c
+		cur := m.actions[a.ID]
+		*cur = cloneAction(a) // in place: the created index points at it
+		c := *cur
+		m.track(cur)
 		if a.State.Terminal() {
 			if m.live[a.Key()] == a.ID {
 				delete(m.live, a.Key())
@@ -216,12 +251,7 @@ func (m *MemStore) Claim(_ context.Context, owner string, now time.Time, lease t
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var due []*Action
-	for _, a := range m.actions {
-		switch a.State {
-		case StateApproved, StateExpiring, StateApplying:
-		default:
-			continue
-		}
+	for _, a := range m.work {
 		if a.LeaseOwner != "" && now.Before(a.LeaseUntil) {
 			continue
 		}
@@ -261,9 +291,11 @@ func (m *MemStore) Claim(_ context.Context, owner string, now time.Time, lease t
 func (m *MemStore) CountSince(_ context.Context, tenantID string, since time.Time) (int, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	refs := m.created[tenantID]
+	i := sort.Search(len(refs), func(i int) bool { return !refs[i].at.Before(since) })
 	n := 0
-	for _, a := range m.actions {
-		if a.TenantID == tenantID && a.Kind.IsForward() && a.State != StateDenied && !a.CreatedAt.Before(since) {
+	for _, r := range refs[i:] {
+		if r.a.State != StateDenied {
 			n++
 		}
 	}
