@@ -72,8 +72,8 @@ type MemStore struct {
 	nextID  int64
 	actions map[int64]*Action
 	live    map[Key]int64
-	work    map[int64]*Action              // approved, applying, expiring: what Claim looks at
-	created map[string][]createdRef        // tenant -> forward actions in creation order (blast radius)
+	work    map[int64]*Action            // approved, applying, expiring: what Claim looks at
+	created map[string][]createdRef      // tenant -> forward actions in creation order (blast radius)
 	conns   map[string]ConnectorInstance // tenant|id
 }
 
