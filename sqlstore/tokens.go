@@ -35,7 +35,7 @@ func (s *Store) CreateToken(ctx context.Context, t *socbot.Token, by socbot.Prin
 		return socbot.FieldError(op, "tenant", "admin tokens are MSSP-wide and take no tenant")
 	}
 	if t.Role != socbot.RoleAdmin && t.TenantID == "" {
-		return socbot.FieldError(op, "tenant", "a %s token must be bound to a tenant", t.Role)
+		return socbot.FieldError(op, "tenant", "%s tokens must be bound to a tenant (--tenant)", t.Role)
 	}
 	if t.Hash == "" {
 		return socbot.E(op, socbot.KindInvalid, "token hash missing")
