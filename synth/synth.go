@@ -151,7 +151,7 @@ func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
 		v = map[string]any{"composite_id": "cid:ind:" + id, "product": "epp", "name": r.ID, "display_name": r.Name,
 			"description": r.Name + " was observed.", "severity": sevScore(r.Severity), "severity_name": title(r.Severity),
 			"created_timestamp": ts, "tactic": r.Tactic, "tactic_id": r.TacticID, "technique": r.Technique, "technique_id": r.TechniqueID,
-			"device": map[string]any{"hostname": s.Host, "local_ip": s.InternalIP, "external_ip": "198.51.100.10", "platform_name": "Windows"},
+			"device":    map[string]any{"hostname": s.Host, "local_ip": s.InternalIP, "external_ip": "198.51.100.10", "platform_name": "Windows"},
 			"user_name": s.User, "logon_domain": "CORP", "sha256": s.Hash, "filepath": `C:\Users\` + s.User + `\AppData\Local\Temp\payload.exe`,
 			"cmdline": "powershell.exe -nop -w hidden -enc SQBFAFgA"}
 		if s.Domain != "" {
@@ -178,9 +178,9 @@ func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
 		v = map[string]any{"id": id, "threatInfo": map[string]any{"threatId": id, "threatName": r.Name, "classification": "Malware",
 			"confidenceLevel": conf, "createdAt": ts, "identifiedAt": ts, "sha256": s.Hash, "filePath": `C:\Temp\` + r.ID + ".exe",
 			"processUser": `CORP\` + s.User, "mitigationStatus": "not_mitigated", "incidentStatus": "unresolved", "analystVerdict": "undefined"},
-			"agentRealtimeInfo": map[string]any{"agentComputerName": s.Host, "agentOsName": "Windows 11", "agentId": "a-" + s.Host},
+			"agentRealtimeInfo":  map[string]any{"agentComputerName": s.Host, "agentOsName": "Windows 11", "agentId": "a-" + s.Host},
 			"agentDetectionInfo": map[string]any{"agentIpV4": s.InternalIP, "agentLastLoggedInUserName": s.User},
-			"indicators": []any{map[string]any{"tactics": []any{map[string]any{"name": r.Tactic, "techniques": []any{map[string]any{"name": r.TechniqueID}}}}}}}
+			"indicators":         []any{map[string]any{"tactics": []any{map[string]any{"name": r.Tactic, "techniques": []any{map[string]any{"name": r.TechniqueID}}}}}}}
 	case "suricata":
 		sig := suricataSigs[g.rng.IntN(len(suricataSigs))]
 		ext := s.ExternalIP
@@ -205,7 +205,7 @@ func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
 			"rule": map[string]any{"level": rule.Level, "description": rule.Desc, "id": rule.ID, "groups": []string{"syslog", "sshd"},
 				"mitre": map[string]any{"id": []string{rule.Tech}, "tactic": []string{"Credential Access"}}},
 			"agent": map[string]any{"id": "0" + id[len(id)-2:], "name": s.Host, "ip": s.InternalIP},
-			"data": map[string]any{"srcip": src, "dstuser": s.User}, "location": "/var/log/auth.log"}
+			"data":  map[string]any{"srcip": src, "dstuser": s.User}, "location": "/var/log/auth.log"}
 	case "elastic":
 		v = map[string]any{"@timestamp": ts, "kibana.alert.uuid": id, "kibana.alert.rule.name": r.Name, "kibana.alert.rule.rule_id": r.ID,
 			"kibana.alert.rule.description": r.Name, "kibana.alert.severity": r.Severity, "kibana.alert.risk_score": sevScore(r.Severity),
@@ -214,7 +214,7 @@ func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
 				"technique": []any{map[string]any{"id": r.TechniqueID, "name": r.Technique}}}},
 			"host": map[string]any{"name": s.Host, "ip": []string{s.InternalIP}}, "user": map[string]any{"name": s.User},
 			"process": map[string]any{"name": "rundll32.exe", "command_line": "rundll32.exe payload.dll,Start"},
-			"event": map[string]any{"module": "endpoint", "dataset": "endpoint.alerts"}}
+			"event":   map[string]any{"module": "endpoint", "dataset": "endpoint.alerts"}}
 		if s.ExternalIP != "" {
 			v.(map[string]any)["destination"] = map[string]any{"ip": s.ExternalIP, "domain": s.Domain}
 		}
