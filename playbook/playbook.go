@@ -6,6 +6,7 @@
 package playbook
 
 import (
+	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -166,7 +167,7 @@ func Parse(data []byte) (*Playbook, error) {
 		return nil, perr("", "", "", "line %d: a playbook is a mapping with name, version, trigger and steps", doc.Line)
 	}
 	var p Playbook
-	if err := decodeStrict(doc, &p); err != nil {
+	if err := decodeStrict(data, &p); err != nil {
 		return nil, err
 	}
 	// Step lines, for messages.
@@ -185,14 +186,9 @@ func Parse(data []byte) (*Playbook, error) {
 	return &p, nil
 }
 
-// decodeStrict decodes with unknown fields refused.
-func decodeStrict(n *yaml.Node, v any) error {
-	var buf strings.Builder
-	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(n); err != nil {
-		return socbot.E("playbook.Parse", socbot.KindInvalid, err.Error())
-	}
-	dec := yaml.NewDecoder(strings.NewReader(buf.String()))
+// decodeStrict decodes the document with unknown fields refused; messages keep the line numbers.
+func decodeStrict(data []byte, v any) error {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
