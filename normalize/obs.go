@@ -36,6 +36,13 @@ func canonIP(s string) string {
 	if len(s) < 2 || len(s) > 64 {
 		return ""
 	}
+	if a, b, c, d, ok := parseIPv4(s); ok { // the common case, without allocating
+		switch {
+		case a == 0 && b == 0 && c == 0 && d == 0, a == 127, a == 169 && b == 254, a >= 224:
+			return "" // unspecified, loopback, link-local, multicast and reserved
+		}
+		return s
+	}
 	if s[0] == '[' && s[len(s)-1] == ']' {
 		s = s[1 : len(s)-1]
 	}
@@ -49,10 +56,41 @@ func canonIP(s string) string {
 	if ip.IsUnspecified() || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsMulticast() {
 		return ""
 	}
-	if c := ip.String(); c != s {
-		return c
+	var buf [64]byte
+	if c := ip.AppendTo(buf[:0]); string(c) != s {
+		return string(c)
 	}
 	return s
+}
+
+// parseIPv4 reads a dotted quad in canonical form (no leading zeros, each part 0-255).
+func parseIPv4(s string) (a, b, c, d byte, ok bool) {
+	var parts [4]byte
+	n, val, digits := 0, 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			if digits == 0 || n == 4 {
+				return 0, 0, 0, 0, false
+			}
+			parts[n] = byte(val)
+			n++
+			val, digits = 0, 0
+			continue
+		}
+		ch := s[i]
+		if ch < '0' || ch > '9' || digits > 0 && val == 0 {
+			return 0, 0, 0, 0, false // not a digit, or a leading zero
+		}
+		val = val*10 + int(ch-'0')
+		digits++
+		if val > 255 {
+			return 0, 0, 0, 0, false
+		}
+	}
+	if n != 4 {
+		return 0, 0, 0, 0, false
+	}
+	return parts[0], parts[1], parts[2], parts[3], true
 }
 
 func addIP(a *socbot.Alert, s string, role socbot.ObsRole) {

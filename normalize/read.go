@@ -115,12 +115,13 @@ func smallInt(s string) (int, bool) {
 // reader reads fields of one record and remembers the first type error, so that normalisers read
 // straight through and check once at the end.
 type reader struct {
-	op     string
+	format string
 	err    error
-	dotted bool // look paths up with getDotted
+	dotted bool     // look paths up with getDotted
+	numBuf [32]byte // scratch for numbers read as text
 }
 
-func newReader(format string) *reader { return &reader{op: "normalize." + format} }
+func newReader(format string) *reader { return &reader{format: format} }
 
 // get looks path up below v the way this reader's format spells paths.
 func (r *reader) get(v *fastjson.Value, path string) *fastjson.Value {
@@ -132,13 +133,14 @@ func (r *reader) get(v *fastjson.Value, path string) *fastjson.Value {
 
 func (r *reader) fail(field, format string, args ...any) {
 	if r.err == nil {
-		r.err = socbot.FieldError(r.op, field, format, args...)
+		r.err = socbot.FieldError("normalize."+r.format, field, format, args...)
 	}
 }
 
 // raw returns the bytes of the scalar at path: strings unescaped, numbers and booleans as written. null,
 // missing fields and empty arrays give nil; an array gives its first non-null scalar element; an object is
-// a type error. The bytes are only valid until the parser is reused: copy them (str does).
+// a type error. The bytes are only valid until the parser is reused or, for numbers, until the next read:
+// copy them at once (str does).
 func (r *reader) raw(v *fastjson.Value, path string) []byte {
 	return r.scalar(r.get(v, path), path)
 }
@@ -152,7 +154,7 @@ func (r *reader) scalar(x *fastjson.Value, field string) []byte {
 		b, _ := x.StringBytes()
 		return b
 	case fastjson.TypeNumber:
-		return x.MarshalTo(nil)
+		return x.MarshalTo(r.numBuf[:0])
 	case fastjson.TypeTrue:
 		return []byte("true")
 	case fastjson.TypeFalse:
