@@ -56,12 +56,89 @@ type generic struct {
 	scale   float64
 	lenient bool // the default mapping skips values of the wrong type instead of failing on them
 	obs     []obsField
+
+	// Compiled paths. keys numbers every top-level key a path can start with (its first segment, or a
+	// longer dotted prefix spelled as one key); a path whose keys are all absent from a record is skipped
+	// without a lookup.
+	keys                                                     map[string]uint16
+	sourceID, title, description, category, ruleID, ruleName []gpath
+	severity, times, tactics, techniques                     []gpath
+}
+
+// gpath is a mapped path with the numbers of the top-level keys it can start with.
+type gpath struct {
+	path string
+	keys []uint16
 }
 
 type obsField struct {
-	path string
+	gpath
 	typ  string
 	role socbot.ObsRole
+}
+
+// maxKeys bounds the top-level key numbering (a stack array per record); mappings with more distinct
+// first keys are looked up without the pre-filter.
+const maxKeys = 512
+
+// compile numbers the top-level keys path can start with.
+func (g *generic) compile(path string) gpath {
+	gp := gpath{path: path}
+	for i := 0; ; {
+		j := strings.IndexByte(path[i:], '.')
+		prefix := path
+		if j >= 0 {
+			prefix = path[:i+j]
+		}
+		n, ok := g.keys[prefix]
+		if !ok {
+			n = uint16(len(g.keys))
+			g.keys[prefix] = n
+		}
+		gp.keys = append(gp.keys, n)
+		if j < 0 {
+			return gp
+		}
+		i += j + 1
+	}
+}
+
+func (g *generic) compileAll(paths []string) []gpath {
+	out := make([]gpath, len(paths))
+	for i, p := range paths {
+		out[i] = g.compile(p)
+	}
+	return out
+}
+
+// topKeys marks which numbered keys v has at its top level; ok is false when the pre-filter is off.
+func (g *generic) topKeys(v *fastjson.Value, present *[maxKeys]bool) bool {
+	if len(g.keys) > maxKeys {
+		return false
+	}
+	o, err := v.Object()
+	if err != nil {
+		return false
+	}
+	o.Visit(func(k []byte, _ *fastjson.Value) {
+		if n, ok := g.keys[string(k)]; ok {
+			present[n] = true
+		}
+	})
+	return true
+}
+
+// may reports whether p can be present given the record's top-level keys.
+func (p *gpath) may(present *[maxKeys]bool, filtered bool) bool {
+	if !filtered {
+		return true
+	}
+	for _, k := range p.keys {
+		if present[k] {
+			return true
+		}
+	}
+	return false
 }
 
 var (
@@ -97,7 +174,7 @@ func NewGeneric(m Mapping) (Normalizer, error) {
 			}
 		}
 	}
-	g := &generic{m: m, scale: m.SeverityScale, sevMap: map[string]socbot.Severity{}}
+	g := &generic{m: m, scale: m.SeverityScale, sevMap: map[string]socbot.Severity{}, keys: map[string]uint16{}}
 	if g.scale < 0 {
 		return nil, socbot.FieldError(op, "severity_scale", "must not be negative")
 	}
@@ -123,8 +200,12 @@ func NewGeneric(m Mapping) (Normalizer, error) {
 		if !ok {
 			return nil, socbot.FieldError(op, fmt.Sprintf("observables[%d].role", i), "unknown role %q (source, destination, actor, target, related)", o.Role)
 		}
-		g.obs = append(g.obs, obsField{path: o.Path, typ: t, role: role})
+		g.obs = append(g.obs, obsField{gpath: g.compile(o.Path), typ: t, role: role})
 	}
+	g.sourceID, g.title, g.description = g.compileAll(m.SourceID), g.compileAll(m.Title), g.compileAll(m.Description)
+	g.category, g.ruleID, g.ruleName = g.compileAll(m.Category), g.compileAll(m.RuleID), g.compileAll(m.RuleName)
+	g.severity, g.times = g.compileAll(m.Severity), g.compileAll(m.Time)
+	g.tactics, g.techniques = g.compileAll(m.Tactics), g.compileAll(m.Techniques)
 	return g, nil
 }
 
@@ -149,9 +230,15 @@ func (g *generic) Match(v *fastjson.Value) bool {
 	if v.Type() != fastjson.TypeObject {
 		return false
 	}
+	var present [maxKeys]bool
+	f := g.topKeys(v, &present)
 	title := false
-	for _, p := range g.m.Title {
-		if x := getDotted(v, p); x != nil && x.Type() == fastjson.TypeString && len(strOf(x)) > 0 {
+	for i := range g.title {
+		p := &g.title[i]
+		if !p.may(&present, f) {
+			continue
+		}
+		if x := getDotted(v, p.path); x != nil && x.Type() == fastjson.TypeString && len(strOf(x)) > 0 {
 			title = true
 			break
 		}
@@ -159,18 +246,15 @@ func (g *generic) Match(v *fastjson.Value) bool {
 	if !title {
 		return false
 	}
-	for _, p := range g.m.Severity {
-		if hasDotted(v, p) {
-			return true
+	for _, list := range [...][]gpath{g.severity, g.times} {
+		for i := range list {
+			if list[i].may(&present, f) && hasDotted(v, list[i].path) {
+				return true
+			}
 		}
 	}
-	for _, p := range g.m.Time {
-		if hasDotted(v, p) {
-			return true
-		}
-	}
-	for _, o := range g.obs {
-		if hasDotted(v, o.path) {
+	for i := range g.obs {
+		if g.obs[i].may(&present, f) && hasDotted(v, g.obs[i].path) {
 			return true
 		}
 	}
@@ -178,8 +262,12 @@ func (g *generic) Match(v *fastjson.Value) bool {
 }
 
 // str reads the first non-empty string among paths; the default mapping skips values of the wrong type.
-func (g *generic) str(r *reader, v *fastjson.Value, paths []string) string {
-	for _, p := range paths {
+func (g *generic) str(r *reader, v *fastjson.Value, paths []gpath, present *[maxKeys]bool, f bool) string {
+	for i := range paths {
+		if !paths[i].may(present, f) {
+			continue
+		}
+		p := paths[i].path
 		x := getDotted(v, p)
 		if x == nil {
 			continue
@@ -210,8 +298,12 @@ var severityWords = map[string]socbot.Severity{
 	"urgent": socbot.SeverityCritical, "very high": socbot.SeverityCritical, "very low": socbot.SeverityInfo,
 }
 
-func (g *generic) severity(r *reader, a *socbot.Alert, v *fastjson.Value) {
-	for _, p := range g.m.Severity {
+func (g *generic) readSeverity(r *reader, a *socbot.Alert, v *fastjson.Value, present *[maxKeys]bool, f bool) {
+	for i := range g.severity {
+		if !g.severity[i].may(present, f) {
+			continue
+		}
+		p := g.severity[i].path
 		x := getDotted(v, p)
 		if x == nil || x.Type() == fastjson.TypeNull {
 			continue
@@ -279,20 +371,29 @@ func (g *generic) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, e
 		product = g.m.Name
 	}
 	a := newAlert(g.m.Vendor, product)
-	a.SourceID = g.str(r, v, g.m.SourceID)
-	a.Title = g.str(r, v, g.m.Title)
-	a.Description = g.str(r, v, g.m.Description)
-	a.Category = g.str(r, v, g.m.Category)
-	a.RuleID = g.str(r, v, g.m.RuleID)
-	a.RuleName = g.str(r, v, g.m.RuleName)
+	var present [maxKeys]bool
+	f := g.topKeys(v, &present)
+	a.SourceID = g.str(r, v, g.sourceID, &present, f)
+	a.Title = g.str(r, v, g.title, &present, f)
+	a.Description = g.str(r, v, g.description, &present, f)
+	a.Category = g.str(r, v, g.category, &present, f)
+	a.RuleID = g.str(r, v, g.ruleID, &present, f)
+	a.RuleName = g.str(r, v, g.ruleName, &present, f)
 	if a.Title == "" && a.RuleName == "" && a.Category == "" {
+		if r.err != nil {
+			return nil, r.err
+		}
 		return nil, errorf(op, g.m.Title[0], "required field is missing (no title, rule name or category at the mapped paths)")
 	}
-	g.severity(r, &a, v)
+	g.readSeverity(r, &a, v, &present, f)
 
 	var t time.Time
 	ok := false
-	for _, p := range g.m.Time {
+	for i := range g.times {
+		if !g.times[i].may(&present, f) {
+			continue
+		}
+		p := g.times[i].path
 		x := getDotted(v, p)
 		if x == nil || g.lenient && (x.Type() == fastjson.TypeObject || x.Type() == fastjson.TypeTrue || x.Type() == fastjson.TypeFalse) {
 			continue
@@ -303,13 +404,21 @@ func (g *generic) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, e
 	}
 	setTime(&a, t, ok, now)
 
-	for _, p := range g.m.Tactics {
-		eachAll(v, p, func(x *fastjson.Value) { addTactic(&a, g.scalar(r, x, p)) })
+	for i := range g.tactics {
+		if p := g.tactics[i].path; g.tactics[i].may(&present, f) {
+			eachAll(v, p, func(x *fastjson.Value) { addTactic(&a, g.scalar(r, x, p)) })
+		}
 	}
-	for _, p := range g.m.Techniques {
-		eachAll(v, p, func(x *fastjson.Value) { addTechnique(&a, g.scalar(r, x, p)) })
+	for i := range g.techniques {
+		if p := g.techniques[i].path; g.techniques[i].may(&present, f) {
+			eachAll(v, p, func(x *fastjson.Value) { addTechnique(&a, g.scalar(r, x, p)) })
+		}
 	}
-	for _, o := range g.obs {
+	for i := range g.obs {
+		o := &g.obs[i]
+		if !o.may(&present, f) {
+			continue
+		}
 		eachAll(v, o.path, func(x *fastjson.Value) {
 			if x.Type() == fastjson.TypeObject || x.Type() == fastjson.TypeArray {
 				if !g.lenient {

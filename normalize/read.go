@@ -263,10 +263,11 @@ func each(v *fastjson.Value, path string, fn func(x *fastjson.Value)) {
 }
 
 // eachAll calls fn for every non-null value path reaches, fanning out over arrays on the way
-// ("files.digest" visits the digest of every element of files) and at the end.
-func eachAll(v *fastjson.Value, path string, fn func(x *fastjson.Value)) {
+// ("files.digest" visits the digest of every element of files) and at the end, and reports whether it
+// called fn at all. Literal dotted keys are found as with getDotted.
+func eachAll(v *fastjson.Value, path string, fn func(x *fastjson.Value)) bool {
 	if v == nil {
-		return
+		return false
 	}
 	switch v.Type() {
 	case fastjson.TypeArray:
@@ -274,39 +275,37 @@ func eachAll(v *fastjson.Value, path string, fn func(x *fastjson.Value)) {
 		if path != "" {
 			seg, rest, _ := strings.Cut(path, ".")
 			if n, ok := smallInt(seg); ok {
-				if n < len(a) {
-					eachAll(a[n], rest, fn)
-				}
-				return
+				return n < len(a) && eachAll(a[n], rest, fn)
 			}
 		}
+		found := false
 		for _, e := range a {
-			eachAll(e, path, fn)
+			if eachAll(e, path, fn) {
+				found = true
+			}
 		}
-		return
+		return found
 	case fastjson.TypeNull:
-		return
+		return false
 	}
 	if path == "" {
 		fn(v)
-		return
+		return true
 	}
-	o, err := v.Object()
-	if err != nil {
-		return
+	if v.Type() != fastjson.TypeObject {
+		return false
+	}
+	o, _ := v.Object()
+	if c := o.Get(path); c != nil && strings.IndexByte(path, '.') >= 0 && eachAll(c, "", fn) {
+		return true
 	}
 	for i := 0; ; {
 		j := strings.IndexByte(path[i:], '.')
 		if j < 0 {
-			eachAll(o.Get(path), "", fn)
-			return
+			return i == 0 && eachAll(o.Get(path), "", fn)
 		}
-		if c := o.Get(path[:i+j]); c != nil {
-			found := false
-			eachAll(c, path[i+j+1:], func(x *fastjson.Value) { found = true; fn(x) })
-			if found {
-				return
-			}
+		if c := o.Get(path[:i+j]); c != nil && eachAll(c, path[i+j+1:], fn) {
+			return true
 		}
 		i += j + 1
 	}
