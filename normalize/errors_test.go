@@ -3,6 +3,9 @@ package normalize
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/valyala/fastjson"
 
 	socbot "github.com/socbot/socbot"
 )
@@ -145,5 +148,24 @@ func TestNoAlertRecords(t *testing.T) {
 				t.Fatalf("got %d alerts, error %v; want none and no error", len(alerts), err)
 			}
 		})
+	}
+}
+
+// panicky is a broken normaliser.
+type panicky struct{}
+
+var _ Normalizer = panicky{}
+
+func (panicky) Name() string               { return "panicky" }
+func (panicky) Match(*fastjson.Value) bool { return true }
+func (panicky) Normalize(*fastjson.Value, time.Time) ([]socbot.Alert, error) {
+	var a []socbot.Alert
+	return a[:1], nil // index out of range
+}
+
+func TestNormalizerPanicBecomesError(t *testing.T) {
+	alerts, err := NormalizeWith(panicky{}, []byte(`{"a":1}`), testNow)
+	if alerts != nil || !socbot.IsKind(err, socbot.KindOther) || !strings.Contains(err.Error(), "internal error") {
+		t.Fatalf("got %v, %v; want an internal error", alerts, err)
 	}
 }

@@ -66,6 +66,9 @@ func fuzzNormalize(f *testing.F, format string) {
 				if _, ok := err.(*socbot.Error); !ok {
 					t.Fatalf("error %T is not a *socbot.Error: %v", err, err)
 				}
+				if socbot.IsKind(err, socbot.KindOther) {
+					t.Fatalf("internal error (a recovered panic): %v", err)
+				}
 				continue
 			}
 			for i := range alerts {

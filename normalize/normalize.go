@@ -182,7 +182,13 @@ func Normalize(format string, rec []byte, now time.Time) ([]socbot.Alert, error)
 
 // NormalizeWith is Normalize with a normaliser given directly (for example one made by NewGeneric from a
 // tenant's mapping). A nil n means auto-detect.
-func NormalizeWith(n Normalizer, rec []byte, now time.Time) ([]socbot.Alert, error) {
+func NormalizeWith(n Normalizer, rec []byte, now time.Time) (alerts []socbot.Alert, err error) {
+	// A normaliser bug must cost one record, not the ingest server: a panic becomes this record's error.
+	defer func() {
+		if p := recover(); p != nil {
+			alerts, err = nil, &socbot.Error{Op: "normalize", Kind: socbot.KindOther, Msg: fmt.Sprintf("internal error normalising the record: %v", p)}
+		}
+	}()
 	// fastjson is lenient (it takes "\0" escapes, leading zeros, control characters); hold every record
 	// to the same strict grammar as Records, so that Raw is always valid JSON.
 	start := skipWS(rec, 0)

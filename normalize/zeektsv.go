@@ -91,7 +91,7 @@ func ZeekTSV(body []byte, fn func(index int, rec []byte, err error) error) error
 				typ = string(types[i])
 			}
 			switch {
-			case strings.HasPrefix(typ, "set[") || strings.HasPrefix(typ, "vector["):
+			case (strings.HasPrefix(typ, "set[") || strings.HasPrefix(typ, "vector[")) && strings.HasSuffix(typ, "]"):
 				rec = append(rec, '[')
 				if !bytes.Equal(c, empty) {
 					elemType := typ[strings.IndexByte(typ, '[')+1 : len(typ)-1]
