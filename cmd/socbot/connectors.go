@@ -6,6 +6,7 @@ import (
 	_ "github.com/socbot/socbot/connectors/awsnfw"
 	_ "github.com/socbot/socbot/connectors/awswaf"
 	_ "github.com/socbot/socbot/connectors/crowdstrike"
+	_ "github.com/socbot/socbot/connectors/edl"
 	_ "github.com/socbot/socbot/connectors/fortigate"
 	_ "github.com/socbot/socbot/connectors/mde"
 	_ "github.com/socbot/socbot/connectors/mimecast"

@@ -9,7 +9,7 @@ import (
 
 func TestEveryConnectorRegistered(t *testing.T) {
 	got := socbot.ConnectorTypes()
-	for _, want := range []string{"awsnfw", "awswaf", "crowdstrike", "fortigate", "mde", "mimecast", "msgraph", "netskope", "nftables", "panos", "sentinelone", "umbrella", "zscaler"} {
+	for _, want := range []string{"awsnfw", "awswaf", "crowdstrike", "edl", "fortigate", "mde", "mimecast", "msgraph", "netskope", "nftables", "panos", "sentinelone", "umbrella", "zscaler"} {
 		if !slices.Contains(got, want) {
 			t.Errorf("connector type %q not registered in the binary (have %v)", want, got)
 		}
