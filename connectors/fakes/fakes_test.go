@@ -77,3 +77,36 @@ func TestEveryVendorUnderFaults(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkBlockUnblock measures one block plus one unblock through each connector against its
+// fake on loopback (no faults): the connector's own overhead and round trips, not a vendor's speed.
+func BenchmarkBlockUnblock(b *testing.B) {
+	for _, typ := range Types() {
+		b.Run(typ, func(b *testing.B) {
+			tg, err := New(typ, nil, 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			srv := httptest.NewServer(tg.Fake)
+			defer srv.Close()
+			c, err := socbot.NewConnector(tg.Config(srv.URL))
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				r := tg.Request(i % 64)
+				res, err := c.Apply(ctx, []socbot.ContainmentRequest{r})
+				if err != nil || res[0].Outcome == socbot.OutcomeFailed {
+					b.Fatalf("block: %v %+v", err, res)
+				}
+				r.Kind = r.Kind.Inverse()
+				res, err = c.Apply(ctx, []socbot.ContainmentRequest{r})
+				if err != nil || res[0].Outcome == socbot.OutcomeFailed {
+					b.Fatalf("unblock: %v %+v", err, res)
+				}
+			}
+		})
+	}
+}
