@@ -71,7 +71,7 @@ func (t *TokenSource) Token(ctx context.Context) (string, error) {
 		}
 		return "", ve
 	}
-	t.Client.AddSecret(tok)
+	t.Client.SetSecret("token "+t.URL, tok)
 	if ttl <= 0 {
 		ttl = 5 * time.Minute
 	}

@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/socbot/socbot"
@@ -55,7 +56,10 @@ type Client struct {
 	// RetryAfterFrom, when set, reads a 429's delay from the vendor's own header (CrowdStrike's
 	// epoch X-RateLimit-RetryAfter, Mimecast's X-RateLimit-Reset in ms) instead of Retry-After.
 	RetryAfterFrom func(h http.Header, now time.Time) time.Duration
-	secrets        []string
+
+	mu       sync.RWMutex
+	secrets  []string          // configured credentials
+	rotating map[string]string // slot -> current short-lived secret (token, session)
 }
 
 // NewClient builds the client of one connector instance. Every non-empty credential value of cfg is
@@ -75,19 +79,46 @@ func NewClient(connector string, cfg socbot.ConnectorConfig, deps Deps) *Client 
 	return c
 }
 
-// AddSecret registers a value (a token, a session cookie) that must never appear in errors or logs.
+// AddSecret registers a long-lived value (a configured credential, a generated API key) that must
+// never appear in errors or logs.
 func (c *Client) AddSecret(s string) {
 	if len(s) < 4 {
 		return // too short to redact without mangling ordinary text; credentials are longer
 	}
+	c.mu.Lock()
 	c.secrets = append(c.secrets, s, url.QueryEscape(s))
+	c.mu.Unlock()
+}
+
+// SetSecret registers a short-lived secret in a named slot, replacing the slot's previous value (a
+// refreshed token or session must not make the redaction list grow forever).
+func (c *Client) SetSecret(slot, s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.rotating == nil {
+		c.rotating = map[string]string{}
+	}
+	if len(s) < 4 {
+		delete(c.rotating, slot)
+		return
+	}
+	c.rotating[slot] = s
 }
 
 // Redact replaces every registered secret in s.
 func (c *Client) Redact(s string) string {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	for _, sec := range c.secrets {
 		if sec != "" && strings.Contains(s, sec) {
 			s = strings.ReplaceAll(s, sec, "[REDACTED]")
+		}
+	}
+	for _, sec := range c.rotating {
+		for _, v := range []string{sec, url.QueryEscape(sec)} {
+			if strings.Contains(s, v) {
+				s = strings.ReplaceAll(s, v, "[REDACTED]")
+			}
 		}
 	}
 	return s

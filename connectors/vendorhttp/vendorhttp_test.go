@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -129,4 +130,17 @@ func FuzzParseToken(f *testing.F) {
 			t.Fatalf("negative delay %v for %q", d, b)
 		}
 	})
+}
+
+func TestRotatingSecretsReplaced(t *testing.T) {
+	c := NewClient("x", socbot.ConnectorConfig{}, Deps{})
+	for i := 0; i < 1000; i++ {
+		c.SetSecret("token", fmt.Sprintf("token-value-%04d", i))
+	}
+	if len(c.rotating) != 1 {
+		t.Fatalf("%d rotating secrets kept, want 1", len(c.rotating))
+	}
+	if got := c.Redact("a token-value-0999 b"); got != "a [REDACTED] b" {
+		t.Fatal(got)
+	}
 }

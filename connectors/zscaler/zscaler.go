@@ -99,7 +99,7 @@ func Obfuscate(apiKey string, ts int64) string {
 func (c *Connector) login(ctx context.Context) (string, error) {
 	ts := c.http.Clock.Now().UnixMilli()
 	obf := Obfuscate(c.apiKey, ts)
-	c.http.AddSecret(obf)
+	c.http.SetSecret("obfuscated key", obf)
 	req, err := vendorhttp.NewRequest(http.MethodPost, c.base+"/api/v1/authenticatedSession", map[string]string{
 		"apiKey": obf, "username": c.username, "password": c.password, "timestamp": strconv.FormatInt(ts, 10)})
 	if err != nil {
@@ -119,7 +119,7 @@ func (c *Connector) login(ctx context.Context) (string, error) {
 	}
 	for _, ck := range (&http.Response{Header: r.Header}).Cookies() {
 		if ck.Name == "JSESSIONID" && ck.Value != "" {
-			c.http.AddSecret(ck.Value)
+			c.http.SetSecret("session", ck.Value)
 			return ck.Value, nil
 		}
 	}
