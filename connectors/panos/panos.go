@@ -168,7 +168,15 @@ func (c *Connector) call(ctx context.Context, form url.Values) (*response, error
 	if err != nil {
 		return nil, err
 	}
-	return c.envelope(r)
+	resp, err := c.envelope(r)
+	if ve, ok := err.(*socbot.VendorError); ok && ve.Code == "22" && c.user != "" {
+		c.mu.Lock() // session timed out: the next call generates a new key (code 22 is retryable)
+		if c.key == key {
+			c.key = ""
+		}
+		c.mu.Unlock()
+	}
+	return resp, err
 }
 
 // envelope classifies an answer: HTTP status first, then the envelope status and code (§1.6).
