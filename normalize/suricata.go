@@ -113,7 +113,7 @@ func (suricata) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, err
 	if md := al.GetObject("metadata"); md != nil {
 		md.Visit(func(k []byte, x *fastjson.Value) {
 			key := string(k)
-			if !strings.Contains(key, "mitre") && !strings.Contains(key, "attack_id") && !strings.HasPrefix(key, "tactic") && !strings.HasPrefix(key, "technique") {
+			if !strings.HasPrefix(key, "tactic") && !strings.HasPrefix(key, "technique") && !strings.Contains(key, "mitre") {
 				return
 			}
 			r.eachStr(x, "", func(s string) {
