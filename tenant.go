@@ -16,11 +16,12 @@ type Tenant struct {
 
 // Settings are a tenant's triage settings.
 type Settings struct {
-	CorrelationWindow Duration          `json:"correlation_window"`           // alerts sharing an entity within this window join one incident
-	SourceReliability map[string]int    `json:"source_reliability,omitempty"` // format -> 0-100 reliability
-	SLA               map[string]SLA    `json:"sla,omitempty"`                // priority ("P1".."P4") -> SLA
-	Escalation        EscalationPolicy  `json:"escalation"`
-	Extra             map[string]string `json:"extra,omitempty"`
+	CorrelationWindow  Duration          `json:"correlation_window"`            // alerts sharing an entity within this window join one incident
+	CorrelationExclude []string          `json:"correlation_exclude,omitempty"` // values and CIDRs never used to tie alerts together: own egress IPs, resolvers, proxies
+	SourceReliability  map[string]int    `json:"source_reliability,omitempty"`  // format -> 0-100 reliability
+	SLA                map[string]SLA    `json:"sla,omitempty"`                 // priority ("P1".."P4") -> SLA
+	Escalation         EscalationPolicy  `json:"escalation"`
+	Extra              map[string]string `json:"extra,omitempty"`
 }
 
 // SLA is the time allowed to acknowledge and to resolve an incident of one priority.

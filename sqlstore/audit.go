@@ -5,56 +5,80 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	socbot "github.com/socbot/socbot"
 )
 
-// appendAudit chains rec onto the audit log inside the caller's transaction. The head row is locked
-// (FOR UPDATE on PostgreSQL; SQLite has one writer), so concurrent appenders queue and the chain never forks.
-func (s *Store) appendAudit(ctx context.Context, tx execer, rec socbot.AuditRecord) error {
+// appendAudit chains rec onto the audit log inside the caller's transaction.
+func (s *Store) appendAudit(ctx context.Context, tx *sql.Tx, rec socbot.AuditRecord) error {
+	return s.appendAudits(ctx, tx, []socbot.AuditRecord{rec})
+}
+
+// appendAudits chains recs onto the audit log inside the caller's transaction. The head row is locked
+// (FOR UPDATE on PostgreSQL; SQLite has one writer), so concurrent appenders queue and the chain never
+// forks; the entries are written many rows per statement.
+func (s *Store) appendAudits(ctx context.Context, tx *sql.Tx, recs []socbot.AuditRecord) error {
 	const op = "sqlstore.audit"
+	if len(recs) == 0 {
+		return nil
+	}
 	lock := ""
 	if s.engine == Postgres {
 		lock = " FOR UPDATE"
 	}
 	var seq int64
 	var prev string
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+lock).Scan(&seq, &prev); err != nil {
+	head, err := s.prepared(ctx, tx, `SELECT seq, hash FROM audit_head WHERE id = 1`+lock)
+	if err != nil {
 		return dbErr(op, err)
 	}
-	e := socbot.AuditEntry{
-		Seq:      seq + 1,
-		At:       fromUS(us(s.clock.Now())),
-		TenantID: rec.TenantID,
-		Actor:    rec.Actor,
-		Action:   rec.Action,
-		Target:   rec.Target,
-		Reason:   rec.Reason,
-		PrevHash: prev,
+	if err := head.QueryRowContext(ctx).Scan(&seq, &prev); err != nil {
+		return dbErr(op, err)
 	}
-	switch d := rec.Details.(type) {
-	case nil:
-	case string:
-		e.Details = d
-	case []byte:
-		e.Details = string(d)
-	default:
-		b, err := json.Marshal(d)
-		if err != nil {
-			return socbot.E(op, err)
+	at := fromUS(us(s.clock.Now()))
+	const perStmt = 32
+	args := make([]any, 0, 10*perStmt)
+	for start := 0; start < len(recs); start += perStmt {
+		chunk := recs[start:min(start+perStmt, len(recs))]
+		args = args[:0]
+		for _, rec := range chunk {
+			seq++
+			e := socbot.AuditEntry{Seq: seq, At: at, TenantID: rec.TenantID, Actor: rec.Actor, Action: rec.Action, Target: rec.Target, Reason: rec.Reason, PrevHash: prev}
+			switch d := rec.Details.(type) {
+			case nil:
+			case string:
+				e.Details = d
+			case []byte:
+				e.Details = string(d)
+			default:
+				b, err := json.Marshal(d)
+				if err != nil {
+					return socbot.E(op, err)
+				}
+				e.Details = string(b)
+			}
+			if e.Actor == "" {
+				e.Actor = "unknown"
+			}
+			e.Hash = e.ComputeHash()
+			prev = e.Hash
+			args = append(args, e.Seq, us(e.At), e.TenantID, e.Actor, e.Action, e.Target, e.Reason, e.Details, e.PrevHash, e.Hash)
 		}
-		e.Details = string(b)
+		ins, err := s.prepared(ctx, tx, `INSERT INTO audit_log (seq, at, tenant_id, actor, action, target, reason, details, prev_hash, hash) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?), ", len(chunk)), ", "))
+		if err != nil {
+			return dbErr(op, err)
+		}
+		if _, err := ins.ExecContext(ctx, args...); err != nil {
+			return dbErr(op, err)
+		}
 	}
-	if e.Actor == "" {
-		e.Actor = "unknown"
-	}
-	e.Hash = e.ComputeHash()
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO audit_log (seq, at, tenant_id, actor, action, target, reason, details, prev_hash, hash)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.Seq, us(e.At), e.TenantID, e.Actor, e.Action, e.Target, e.Reason, e.Details, e.PrevHash, e.Hash); err != nil {
+	upd, err := s.prepared(ctx, tx, `UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`)
+	if err != nil {
 		return dbErr(op, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`), e.Seq, e.Hash); err != nil {
+	if _, err := upd.ExecContext(ctx, seq, prev); err != nil {
 		return dbErr(op, err)
 	}
 	return nil

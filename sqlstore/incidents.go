@@ -291,16 +291,26 @@ func (s *Store) AddNote(ctx context.Context, tenantID string, id int64, text str
 	return e, err
 }
 
-func (s *Store) addTimeline(ctx context.Context, tx execer, entries ...socbot.TimelineEntry) error {
-	for _, e := range entries {
-		data := ""
-		if len(e.Data) > 0 {
-			data = string(e.Data)
+func (s *Store) addTimeline(ctx context.Context, tx *sql.Tx, entries ...socbot.TimelineEntry) error {
+	for len(entries) > 0 {
+		n := min(len(entries), rowsPerStmt)
+		args := make([]any, 0, 7*n)
+		for _, e := range entries[:n] {
+			data := ""
+			if len(e.Data) > 0 {
+				data = string(e.Data)
+			}
+			args = append(args, e.TenantID, e.IncidentID, us(e.At), e.Actor, e.Kind, e.Text, data)
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO timeline (tenant_id, incident_id, at, actor, kind, text, data) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-			e.TenantID, e.IncidentID, us(e.At), e.Actor, e.Kind, e.Text, data); err != nil {
+		st, err := s.prepared(ctx, tx, `INSERT INTO timeline (tenant_id, incident_id, at, actor, kind, text, data) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?), ", n), ", "))
+		if err != nil {
 			return dbErr("sqlstore.timeline", err)
 		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
+			return dbErr("sqlstore.timeline", err)
+		}
+		entries = entries[n:]
 	}
 	return nil
 }

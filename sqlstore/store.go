@@ -35,6 +35,7 @@ type Store struct {
 	// waiting on a mutex is far cheaper than SQLite's sleeping busy handler.
 	writeMu sync.Mutex
 	rebinds sync.Map // query -> query with $n placeholders (PostgreSQL)
+	stmts   sync.Map // query -> *sql.Stmt prepared on db, for the hot paths
 }
 
 var _ socbot.Store = (*Store)(nil)
@@ -56,8 +57,14 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Engine returns SQLite or Postgres.
 func (s *Store) Engine() string { return s.engine }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the cached statements and the database.
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
 
 // q rewrites ? placeholders to $1, $2, ... for PostgreSQL.
 func (s *Store) q(query string) string {
@@ -81,6 +88,23 @@ func (s *Store) q(query string) string {
 	out := b.String()
 	s.rebinds.Store(query, out)
 	return out
+}
+
+// prepared returns the statement for query inside tx, prepared once per connection and cached: on
+// the triage hot path, parsing SQL would otherwise cost more than executing it.
+func (s *Store) prepared(ctx context.Context, tx *sql.Tx, query string) (*sql.Stmt, error) {
+	query = s.q(query)
+	v, ok := s.stmts.Load(query)
+	if !ok {
+		st, err := s.db.PrepareContext(ctx, query)
+		if err != nil {
+			return nil, err
+		}
+		if v, ok = s.stmts.LoadOrStore(query, st); ok {
+			st.Close()
+		}
+	}
+	return tx.StmtContext(ctx, v.(*sql.Stmt)), nil
 }
 
 // tx runs fn in a write transaction, committing if fn returns nil.
@@ -160,12 +184,26 @@ func js(v any) string {
 	return string(b)
 }
 
-// jsStrings marshals a string slice, writing [] for nil.
+// jsStrings writes a string slice as a JSON array ([] for nil) without reflection.
 func jsStrings(v []string) string {
 	if len(v) == 0 {
 		return "[]"
 	}
-	return js(v)
+	var b strings.Builder
+	n := 2
+	for _, s := range v {
+		n += len(s) + 3
+	}
+	b.Grow(n)
+	b.WriteByte('[')
+	for i, s := range v {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		writeJSONString(&b, s)
+	}
+	b.WriteByte(']')
+	return b.String()
 }
 
 // unjs unmarshals a JSON TEXT column into v, ignoring empty text.

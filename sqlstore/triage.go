@@ -13,31 +13,60 @@ import (
 // TriageTx runs fn in one write transaction with the operations triage needs.
 func (s *Store) TriageTx(ctx context.Context, fn func(socbot.TriageTx) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		t := &triageTx{s: s, ctx: ctx, tx: tx, chans: map[string][]socbot.Channel{}, tenantNames: map[string]string{}}
-		defer t.close()
-		return fn(t)
+		t := &triageTx{s: s, ctx: ctx, tx: tx, chans: map[string][]socbot.Channel{}, counters: map[string]*counter{},
+			buffered: map[int64]*socbot.Incident{}, ids: map[string]*idBlock{}}
+		if err := fn(t); err != nil {
+			return err
+		}
+		return t.flushAll()
 	})
 }
 
+// triageTx gathers what one triage transaction writes. New incidents, groups, entities, timeline
+// entries and audit records are kept in memory and written many rows per statement: before anything
+// reads or changes their tables, and before the commit. Ids and incident numbers are reserved as they
+// are handed out, so callers see them at once.
 type triageTx struct {
-	s           *Store
-	ctx         context.Context
-	tx          *sql.Tx
-	insertFull  *sql.Stmt // alertInsertBatch rows at once
-	chans       map[string][]socbot.Channel
-	tenantNames map[string]string
+	s          *Store
+	ctx        context.Context
+	tx         *sql.Tx
+	insertFull *sql.Stmt // alertInsertBatch rows at once
+	chans      map[string][]socbot.Channel
+
+	ids      map[string]*idBlock // table -> reserved ids
+	counters map[string]*counter // tenant -> incident numbers handed out in this transaction
+	newIncs  []*socbot.Incident
+	buffered map[int64]*socbot.Incident
+	groups   []*socbot.AlertGroup
+	ents     []entityRow
+	timeline []socbot.TimelineEntry
+	audits   []socbot.AuditRecord
 }
 
 var _ socbot.TriageTx = (*triageTx)(nil)
 
+type idBlock struct {
+	free []int64
+	max  int64 // SQLite: the largest id handed out so far
+}
+
+type counter struct {
+	next  int64
+	moved bool
+}
+
+type entityRow struct {
+	tenant   string
+	incident int64
+	entity   string
+	at       time.Time
+}
+
 // alertInsertBatch is how many alerts one INSERT statement carries.
 const alertInsertBatch = 32
 
-func (t *triageTx) close() {
-	if t.insertFull != nil {
-		t.insertFull.Close()
-	}
-}
+// rowsPerStmt is how many rows the other multi-row inserts carry.
+const rowsPerStmt = 64
 
 func (t *triageTx) greatest() string {
 	if t.s.engine == Postgres {
@@ -53,14 +82,28 @@ func (t *triageTx) least() string {
 	return "MIN"
 }
 
+// exec runs a cached prepared statement in the transaction.
 func (t *triageTx) exec(op, query string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(t.ctx, t.s.q(query), args...)
+	st, err := t.s.prepared(t.ctx, t.tx, query)
+	if err != nil {
+		return nil, dbErr(op, err)
+	}
+	res, err := st.ExecContext(t.ctx, args...)
 	return res, dbErr(op, err)
+}
+
+// queryRow runs a cached prepared query in the transaction.
+func (t *triageTx) queryRow(query string, args ...any) *sql.Row {
+	st, err := t.s.prepared(t.ctx, t.tx, query)
+	if err != nil {
+		return t.tx.QueryRowContext(t.ctx, t.s.q(query), args...) // reports the same error on Scan
+	}
+	return st.QueryRowContext(t.ctx, args...)
 }
 
 func (t *triageTx) Processed(stream string, seq uint64) (bool, error) {
 	var n int
-	err := t.tx.QueryRowContext(t.ctx, t.s.q(`SELECT 1 FROM processed_messages WHERE stream = ? AND seq = ?`), stream, int64(seq)).Scan(&n)
+	err := t.queryRow(`SELECT 1 FROM processed_messages WHERE stream = ? AND seq = ?`, stream, int64(seq)).Scan(&n)
 	if err == sql.ErrNoRows {
 		return false, nil
 	}
@@ -72,25 +115,52 @@ func (t *triageTx) MarkProcessed(stream string, seq uint64) error {
 	return err
 }
 
+// CreateIncident assigns the incident an id and the next number of its tenant; the row is written
+// with the other new incidents.
 func (t *triageTx) CreateIncident(inc *socbot.Incident) error {
 	const op = "sqlstore.CreateIncident"
-	if err := t.tx.QueryRowContext(t.ctx, t.s.q(`UPDATE tenant_counters SET next_incident = next_incident + 1 WHERE tenant_id = ? RETURNING next_incident - 1`),
-		inc.TenantID).Scan(&inc.Number); err != nil {
+	c := t.counters[inc.TenantID]
+	if c == nil {
+		lock := ""
+		if t.s.engine == Postgres {
+			lock = " FOR UPDATE"
+		}
+		c = &counter{}
+		if err := t.queryRow(`SELECT next_incident FROM tenant_counters WHERE tenant_id = ?`+lock, inc.TenantID).Scan(&c.next); err != nil {
+			return dbErr(op, err)
+		}
+		t.counters[inc.TenantID] = c
+	}
+	id, err := t.nextID("incidents")
+	if err != nil {
 		return dbErr(op, err)
 	}
+	inc.ID, inc.Number = id, c.next
+	c.next++
+	c.moved = true
 	if inc.Status == "" {
 		inc.Status = socbot.StatusNew
 	}
-	return dbErr(op, t.tx.QueryRowContext(t.ctx, t.s.q(`INSERT INTO incidents (tenant_id, number, title, priority, status, queue, assignee, category, confidence,
-		reasons, alert_count, tactics, techniques, first_seen, last_seen, created_at, updated_at, ack_due, resolve_due, escalation_level)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0) RETURNING id`),
-		inc.TenantID, inc.Number, inc.Title, int(inc.Priority), inc.Status, inc.Queue, inc.Assignee, inc.Category, inc.Confidence,
-		jsStrings(inc.Reasons), inc.AlertCount, jsStrings(inc.Tactics), jsStrings(inc.Techniques), us(inc.FirstSeen), us(inc.LastSeen),
-		us(inc.CreatedAt), us(inc.UpdatedAt), nullUS(inc.AckDue), nullUS(inc.ResolveDue)).Scan(&inc.ID))
+	row := *inc
+	t.newIncs = append(t.newIncs, &row)
+	t.buffered[row.ID] = &row
+	return nil
 }
 
 func (t *triageTx) TouchIncident(d socbot.IncidentDelta) error {
 	const op = "sqlstore.TouchIncident"
+	if inc := t.buffered[d.ID]; inc != nil && inc.TenantID == d.TenantID {
+		inc.AlertCount += d.AddAlerts
+		if d.LastSeen.After(inc.LastSeen) {
+			inc.LastSeen = d.LastSeen
+		}
+		if d.Priority != socbot.PriorityNone && d.Priority < inc.Priority {
+			inc.Priority = d.Priority
+		}
+		inc.Confidence, inc.Reasons, inc.Tactics, inc.Techniques = d.Confidence, d.Reasons, d.Tactics, d.Techniques
+		inc.UpdatedAt = t.s.clock.Now()
+		return nil
+	}
 	res, err := t.exec(op, `UPDATE incidents SET alert_count = alert_count + ?, last_seen = `+t.greatest()+`(last_seen, ?),
 		priority = `+t.least()+`(priority, ?), confidence = ?, reasons = ?, tactics = ?, techniques = ?, updated_at = ?
 		WHERE tenant_id = ? AND id = ? AND status IN ('new', 'acknowledged', 'contained')`,
@@ -105,24 +175,157 @@ func (t *triageTx) TouchIncident(d socbot.IncidentDelta) error {
 	return nil
 }
 
+// nextID hands out the next reserved id of table. On SQLite the transaction holds the only write lock,
+// so the ids after the largest one are free; PostgreSQL takes them from the table's identity sequence.
+func (t *triageTx) nextID(table string) (int64, error) {
+	b := t.ids[table]
+	if b == nil {
+		b = &idBlock{}
+		t.ids[table] = b
+	}
+	if len(b.free) == 0 {
+		const n = 256
+		if t.s.engine == Postgres {
+			st, err := t.s.prepared(t.ctx, t.tx, `SELECT nextval(pg_get_serial_sequence('`+table+`', 'id')) FROM generate_series(1, ?)`)
+			if err != nil {
+				return 0, err
+			}
+			rows, err := st.QueryContext(t.ctx, n)
+			if err != nil {
+				return 0, err
+			}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return 0, err
+				}
+				b.free = append(b.free, id)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return 0, err
+			}
+		} else {
+			if b.max == 0 {
+				if err := t.queryRow(`SELECT COALESCE(MAX(id), 0) FROM ` + table).Scan(&b.max); err != nil {
+					return 0, err
+				}
+			}
+			for i := 0; i < n; i++ {
+				b.max++
+				b.free = append(b.free, b.max)
+			}
+		}
+	}
+	id := b.free[0]
+	b.free = b.free[1:]
+	return id, nil
+}
+
+// flushAll writes everything buffered, in an order that keeps every reference valid.
+func (t *triageTx) flushAll() error {
+	if err := t.flushIncidents(); err != nil {
+		return err
+	}
+	if err := t.flushGroups(); err != nil {
+		return err
+	}
+	if err := t.flushEntities(); err != nil {
+		return err
+	}
+	if err := t.s.addTimeline(t.ctx, t.tx, t.timeline...); err != nil {
+		return err
+	}
+	t.timeline = t.timeline[:0]
+	if err := t.s.appendAudits(t.ctx, t.tx, t.audits); err != nil {
+		return err
+	}
+	t.audits = t.audits[:0]
+	return nil
+}
+
+func (t *triageTx) flushIncidents() error {
+	const op = "sqlstore.CreateIncident"
+	const cols = 21
+	for len(t.newIncs) > 0 {
+		n := min(len(t.newIncs), 32)
+		args := make([]any, 0, cols*n)
+		for _, inc := range t.newIncs[:n] {
+			args = append(args, inc.ID, inc.TenantID, inc.Number, inc.Title, int(inc.Priority), inc.Status, inc.Queue, inc.Assignee, inc.Category,
+				inc.Confidence, jsStrings(inc.Reasons), inc.AlertCount, jsStrings(inc.Tactics), jsStrings(inc.Techniques), us(inc.FirstSeen),
+				us(inc.LastSeen), us(inc.CreatedAt), us(inc.UpdatedAt), nullUS(inc.AckDue), nullUS(inc.ResolveDue), 0)
+			delete(t.buffered, inc.ID)
+		}
+		rows := strings.TrimSuffix(strings.Repeat("("+placeholders(cols)+"), ", n), ", ")
+		if _, err := t.exec(op, `INSERT INTO incidents (id, tenant_id, number, title, priority, status, queue, assignee, category, confidence,
+			reasons, alert_count, tactics, techniques, first_seen, last_seen, created_at, updated_at, ack_due, resolve_due, escalation_level)
+			VALUES `+rows, args...); err != nil {
+			return err
+		}
+		t.newIncs = t.newIncs[n:]
+	}
+	for tenant, c := range t.counters {
+		if !c.moved {
+			continue
+		}
+		if _, err := t.exec(op, `UPDATE tenant_counters SET next_incident = ? WHERE tenant_id = ?`, c.next, tenant); err != nil {
+			return err
+		}
+		c.moved = false
+	}
+	return nil
+}
+
+// CreateGroup assigns the group its id; the row is written with the other new groups.
 func (t *triageTx) CreateGroup(g *socbot.AlertGroup) error {
-	return dbErr("sqlstore.CreateGroup", t.tx.QueryRowContext(t.ctx, t.s.q(`INSERT INTO alert_groups (tenant_id, fingerprint, incident_id, count, first_seen, last_seen, open)
-		VALUES (?, ?, ?, ?, ?, ?, TRUE) RETURNING id`),
-		g.TenantID, g.Fingerprint, nullID(g.IncidentID), g.Count, us(g.FirstSeen), us(g.LastSeen)).Scan(&g.ID))
+	id, err := t.nextID("alert_groups")
+	if err != nil {
+		return dbErr("sqlstore.CreateGroup", err)
+	}
+	g.ID = id
+	t.groups = append(t.groups, g)
+	return nil
+}
+
+func (t *triageTx) flushGroups() error {
+	const op = "sqlstore.CreateGroup"
+	for len(t.groups) > 0 {
+		n := min(len(t.groups), rowsPerStmt)
+		args := make([]any, 0, 7*n)
+		for _, g := range t.groups[:n] {
+			args = append(args, g.ID, g.TenantID, g.Fingerprint, nullID(g.IncidentID), g.Count, us(g.FirstSeen), us(g.LastSeen))
+		}
+		rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, TRUE), ", n), ", ")
+		if _, err := t.exec(op, `INSERT INTO alert_groups (id, tenant_id, fingerprint, incident_id, count, first_seen, last_seen, open) VALUES `+rows, args...); err != nil {
+			return err
+		}
+		t.groups = t.groups[n:]
+	}
+	return nil
 }
 
 func (t *triageTx) TouchGroup(id int64, add int64, lastSeen time.Time) error {
+	if err := t.flushGroups(); err != nil {
+		return err
+	}
 	_, err := t.exec("sqlstore.TouchGroup", `UPDATE alert_groups SET count = count + ?, last_seen = `+t.greatest()+`(last_seen, ?) WHERE id = ?`, add, us(lastSeen), id)
 	return err
 }
 
 func (t *triageTx) CloseGroup(id int64) error {
+	if err := t.flushGroups(); err != nil {
+		return err
+	}
 	_, err := t.exec("sqlstore.CloseGroup", `UPDATE alert_groups SET open = FALSE WHERE id = ?`, id)
 	return err
 }
 
 func (t *triageTx) InsertAlerts(alerts []*socbot.Alert) error {
 	const op = "sqlstore.InsertAlerts"
+	if err := t.flushGroups(); err != nil {
+		return err
+	}
 	if len(alerts) == 0 {
 		return nil
 	}
@@ -130,7 +333,7 @@ func (t *triageTx) InsertAlerts(alerts []*socbot.Alert) error {
 	full := len(alerts) / alertInsertBatch * alertInsertBatch
 	if full > 0 && t.insertFull == nil {
 		rows := strings.TrimSuffix(strings.Repeat(row+", ", alertInsertBatch), ", ")
-		stmt, err := t.tx.PrepareContext(t.ctx, t.s.q(`INSERT INTO alerts (`+alertInsertCols+`) VALUES `+rows))
+		stmt, err := t.s.prepared(t.ctx, t.tx, `INSERT INTO alerts (`+alertInsertCols+`) VALUES `+rows)
 		if err != nil {
 			return dbErr(op, err)
 		}
@@ -160,19 +363,26 @@ func (t *triageTx) InsertAlerts(alerts []*socbot.Alert) error {
 }
 
 func (t *triageTx) AddEntities(tenantID string, incidentID int64, entities []string, at time.Time) error {
+	for _, e := range entities {
+		t.ents = append(t.ents, entityRow{tenant: tenantID, incident: incidentID, entity: e, at: at})
+	}
+	return nil
+}
+
+func (t *triageTx) flushEntities() error {
 	const op = "sqlstore.AddEntities"
-	for len(entities) > 0 {
-		n := min(len(entities), 64)
+	for len(t.ents) > 0 {
+		n := min(len(t.ents), rowsPerStmt)
 		args := make([]any, 0, 4*n)
-		for _, e := range entities[:n] {
-			args = append(args, tenantID, incidentID, e, us(at))
+		for _, r := range t.ents[:n] {
+			args = append(args, r.tenant, r.incident, r.entity, us(r.at))
 		}
 		rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", n), ", ")
 		if _, err := t.exec(op, `INSERT INTO incident_entities (tenant_id, incident_id, entity, last_seen) VALUES `+rows+`
 			ON CONFLICT (incident_id, entity) DO UPDATE SET last_seen = `+t.greatest()+`(incident_entities.last_seen, excluded.last_seen)`, args...); err != nil {
 			return err
 		}
-		entities = entities[n:]
+		t.ents = t.ents[n:]
 	}
 	return nil
 }
@@ -181,6 +391,9 @@ func (t *triageTx) Merge(tenantID string, into int64, from []int64, at time.Time
 	const op = "sqlstore.Merge"
 	if len(from) == 0 {
 		return nil
+	}
+	if err := t.flushAll(); err != nil {
+		return err
 	}
 	in := placeholders(len(from))
 	ids := make([]any, len(from))
@@ -232,11 +445,13 @@ func (t *triageTx) Merge(tenantID string, into int64, from []int64, at time.Time
 	if _, err := t.exec(op, `DELETE FROM incident_entities WHERE incident_id IN (`+in+`)`, ids...); err != nil {
 		return err
 	}
-	return t.s.appendAudit(t.ctx, t.tx, auditRec(by, tenantID, "incident.merge", fmt.Sprintf("incident:%d", into), "incidents came to share an entity", map[string]any{"merged": from}))
+	t.audits = append(t.audits, auditRec(by, tenantID, "incident.merge", fmt.Sprintf("incident:%d", into), "incidents came to share an entity", map[string]any{"merged": from}))
+	return nil
 }
 
 func (t *triageTx) AddTimeline(entries ...socbot.TimelineEntry) error {
-	return t.s.addTimeline(t.ctx, t.tx, entries...)
+	t.timeline = append(t.timeline, entries...)
+	return nil
 }
 
 func (t *triageTx) Notify(tenantID, event string, inc socbot.Incident, detail string) error {
@@ -255,7 +470,8 @@ func (t *triageTx) Notify(tenantID, event string, inc socbot.Incident, detail st
 }
 
 func (t *triageTx) Audit(rec socbot.AuditRecord) error {
-	return t.s.appendAudit(t.ctx, t.tx, rec)
+	t.audits = append(t.audits, rec)
+	return nil
 }
 
 func (t *triageTx) SuppressionHits(tenantID string, hits map[int64]int64, at time.Time) error {

@@ -83,6 +83,7 @@ type Generator struct {
 	zipf    *rand.Zipf
 	formats []string
 	tenant  string
+	egress  string
 	seq     uint64
 	base    time.Time
 }
@@ -94,6 +95,7 @@ type Config struct {
 	Formats []string // default all
 	Seed    uint64
 	Shared  float64 // fraction of stories whose external address another story also uses (default 0.02)
+	Egress  string  // the client's NAT address, which EDR agents report for every host (default 198.51.100.10)
 }
 
 // New returns a generator.
@@ -107,8 +109,11 @@ func New(cfg Config) *Generator {
 	if cfg.Shared == 0 {
 		cfg.Shared = 0.02
 	}
+	if cfg.Egress == "" {
+		cfg.Egress = "198.51.100.10"
+	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, uint64(len(cfg.Tenant))+0x5eed))
-	g := &Generator{rng: rng, formats: cfg.Formats, tenant: cfg.Tenant, base: time.Now().UTC()}
+	g := &Generator{rng: rng, formats: cfg.Formats, tenant: cfg.Tenant, egress: cfg.Egress, base: time.Now().UTC()}
 	for i := 0; i < cfg.Stories; i++ {
 		s := Story{
 			Host:       fmt.Sprintf("%s-ws-%04d", cfg.Tenant, i),
@@ -116,8 +121,9 @@ func New(cfg Config) *Generator {
 			InternalIP: fmt.Sprintf("10.%d.%d.%d", 1+i/65000%200, i/250%250, 1+i%250),
 			Hash:       fmt.Sprintf("%064x", rng.Uint64()^uint64(i)),
 		}
+		// Every story has its own outside party (attacker, C2, scanner); a few share one.
+		s.ExternalIP = fmt.Sprintf("%d.%d.%d.%d", []int{203, 198, 192}[i%3], rng.IntN(200)+1, rng.IntN(250), rng.IntN(250)+1)
 		if rng.Float64() < 0.4 {
-			s.ExternalIP = fmt.Sprintf("%d.%d.%d.%d", []int{203, 198, 192}[i%3], rng.IntN(200)+1, rng.IntN(250), rng.IntN(250)+1)
 			s.Domain = fmt.Sprintf("cdn%d.%s-bad.example", i, cfg.Tenant)
 		}
 		if i > 0 && rng.Float64() < cfg.Shared && g.stories[i-1].ExternalIP != "" {
@@ -128,6 +134,9 @@ func New(cfg Config) *Generator {
 	g.zipf = rand.NewZipf(rng, 1.1, 4, uint64(cfg.Stories-1))
 	return g
 }
+
+// Egress is the client's NAT address the generator puts in EDR alerts: exclude it from correlation.
+func (g *Generator) Egress() string { return g.egress }
 
 // Stories returns the generator's stories (for asset inventories and indicator lists in demos).
 func (g *Generator) Stories() []Story { return g.stories }
@@ -151,7 +160,7 @@ func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
 		v = map[string]any{"composite_id": "cid:ind:" + id, "product": "epp", "name": r.ID, "display_name": r.Name,
 			"description": r.Name + " was observed.", "severity": sevScore(r.Severity), "severity_name": title(r.Severity),
 			"created_timestamp": ts, "tactic": r.Tactic, "tactic_id": r.TacticID, "technique": r.Technique, "technique_id": r.TechniqueID,
-			"device":    map[string]any{"hostname": s.Host, "local_ip": s.InternalIP, "external_ip": "198.51.100.10", "platform_name": "Windows"},
+			"device":    map[string]any{"hostname": s.Host, "local_ip": s.InternalIP, "external_ip": g.egress, "platform_name": "Windows"},
 			"user_name": s.User, "logon_domain": "CORP", "sha256": s.Hash, "filepath": `C:\Users\` + s.User + `\AppData\Local\Temp\payload.exe`,
 			"cmdline": "powershell.exe -nop -w hidden -enc SQBFAFgA"}
 		if s.Domain != "" {
@@ -163,9 +172,7 @@ func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
 				"ipInterfaces": []string{s.InternalIP}, "roles": []string{}, "verdict": "suspicious"},
 			map[string]any{"@odata.type": "#microsoft.graph.security.userEvidence", "userAccount": map[string]any{"accountName": s.User, "domainName": "CORP"}},
 		}
-		if s.ExternalIP != "" {
-			ev = append(ev, map[string]any{"@odata.type": "#microsoft.graph.security.ipEvidence", "ipAddress": s.ExternalIP})
-		}
+		ev = append(ev, map[string]any{"@odata.type": "#microsoft.graph.security.ipEvidence", "ipAddress": s.ExternalIP})
 		v = map[string]any{"id": "da" + id, "providerAlertId": id, "incidentId": "1", "status": "new", "severity": r.Severity,
 			"classification": nil, "serviceSource": "microsoftDefenderForEndpoint", "detectionSource": "edr", "category": r.Tactic,
 			"title": r.Name, "description": r.Name + " on " + s.Host, "detectorId": r.ID, "createdDateTime": ts, "lastUpdateDateTime": ts,
@@ -184,9 +191,6 @@ func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
 	case "suricata":
 		sig := suricataSigs[g.rng.IntN(len(suricataSigs))]
 		ext := s.ExternalIP
-		if ext == "" {
-			ext = "203.0.113.200"
-		}
 		alert := map[string]any{"action": "allowed", "gid": 1, "signature_id": sig.SID, "rev": 3, "signature": sig.Sig, "category": sig.Cat, "severity": sig.Sev}
 		if sig.Tech != "" {
 			alert["metadata"] = map[string]any{"mitre_technique_id": []string{sig.Tech}}
@@ -198,9 +202,6 @@ func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
 	case "wazuh":
 		rule := wazuhRules[g.rng.IntN(len(wazuhRules))]
 		src := s.ExternalIP
-		if src == "" {
-			src = "192.0.2.77"
-		}
 		v = map[string]any{"timestamp": now.Format("2006-01-02T15:04:05.000-0700"), "id": id, "manager": map[string]any{"name": "wazuh-" + g.tenant},
 			"rule": map[string]any{"level": rule.Level, "description": rule.Desc, "id": rule.ID, "groups": []string{"syslog", "sshd"},
 				"mitre": map[string]any{"id": []string{rule.Tech}, "tactic": []string{"Credential Access"}}},
@@ -215,15 +216,10 @@ func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
 			"host": map[string]any{"name": s.Host, "ip": []string{s.InternalIP}}, "user": map[string]any{"name": s.User},
 			"process": map[string]any{"name": "rundll32.exe", "command_line": "rundll32.exe payload.dll,Start"},
 			"event":   map[string]any{"module": "endpoint", "dataset": "endpoint.alerts"}}
-		if s.ExternalIP != "" {
-			v.(map[string]any)["destination"] = map[string]any{"ip": s.ExternalIP, "domain": s.Domain}
-		}
+		v.(map[string]any)["destination"] = map[string]any{"ip": s.ExternalIP, "domain": s.Domain}
 	case "guardduty":
 		t := guardDutyTypes[g.rng.IntN(len(guardDutyTypes))]
 		remote := s.ExternalIP
-		if remote == "" {
-			remote = "198.51.100.201"
-		}
 		v = map[string]any{"schemaVersion": "2.0", "accountId": "111122223333", "region": "eu-west-1", "partition": "aws",
 			"id": id, "arn": "arn:aws:guardduty:eu-west-1:111122223333:detector/d/finding/" + id, "type": t.Type,
 			"resource": map[string]any{"resourceType": "Instance", "instanceDetails": map[string]any{"instanceId": "i-" + id[len(id)-8:],

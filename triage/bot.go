@@ -81,7 +81,13 @@ type entityRef struct {
 }
 
 type incState struct {
-	inc socbot.Incident
+	inc    socbot.Incident
+	ents   map[string]struct{} // entity keys that point at this incident
+	groups map[string]struct{} // fingerprints of its open groups
+}
+
+func newIncState(inc socbot.Incident) *incState {
+	return &incState{inc: inc, ents: map[string]struct{}{}, groups: map[string]struct{}{}}
 }
 
 // Handle triages batches of alerts taken off the bus, committing all of them or none. If the cached
@@ -205,16 +211,20 @@ func (b *Bot) ensureState(ctx context.Context, tenantID string, cfg *tenantConfi
 	}
 	st := &tenantState{loadedAt: now, groups: map[string]*groupState{}, entities: map[string]entityRef{}, incidents: map[int64]*incState{}}
 	for _, inc := range db.Incidents {
-		st.incidents[inc.ID] = &incState{inc: inc}
+		st.incidents[inc.ID] = newIncState(inc)
+	}
+	for _, inc := range db.Incidents {
 		for _, e := range inc.Entities {
 			// Entities keep the incident's last-seen time: the window counts from the latest alert.
 			if ref, ok := st.entities[e]; !ok || ref.incidentID > inc.ID {
 				st.entities[e] = entityRef{incidentID: inc.ID, lastSeen: inc.LastSeen}
+				st.incidents[inc.ID].ents[e] = struct{}{}
 			}
 		}
 	}
 	for _, g := range db.Groups {
 		st.groups[g.Fingerprint] = &groupState{id: g.ID, incidentID: g.IncidentID, lastSeen: g.LastSeen}
+		st.incidents[g.IncidentID].groups[g.Fingerprint] = struct{}{}
 	}
 	b.mu.Lock()
 	b.states[tenantID] = st
@@ -302,7 +312,7 @@ func (w *work) correlate(cfg *tenantConfig, st *tenantState, a *socbot.Alert) er
 				g.lastSeen = t
 			}
 			w.touchGroup(g.id, t)
-			w.join(cfg, st, g.incidentID, a, entities(a))
+			w.join(cfg, st, g.incidentID, a, entities(a, cfg.exclude))
 			return nil
 		}
 		if err := w.tx.CloseGroup(g.id); err != nil {
@@ -310,7 +320,7 @@ func (w *work) correlate(cfg *tenantConfig, st *tenantState, a *socbot.Alert) er
 		}
 		delete(st.groups, a.Fingerprint)
 	}
-	ents := entities(a)
+	ents := entities(a, cfg.exclude)
 	var cands []int64
 	for _, e := range ents {
 		ref, ok := st.entities[e]
@@ -343,6 +353,7 @@ func (w *work) correlate(cfg *tenantConfig, st *tenantState, a *socbot.Alert) er
 		return err
 	}
 	st.groups[a.Fingerprint] = &groupState{id: g.ID, incidentID: target, lastSeen: t}
+	st.incidents[target].groups[a.Fingerprint] = struct{}{}
 	a.GroupID, a.IncidentID = g.ID, target
 	w.join(cfg, st, target, a, ents)
 	return nil
@@ -404,6 +415,7 @@ func (w *work) join(cfg *tenantConfig, st *tenantState, id int64, a *socbot.Aler
 	}
 	for _, e := range ents {
 		st.entities[e] = entityRef{incidentID: id, lastSeen: maxTime(st.entities[e].lastSeen, a.ReceivedAt)}
+		is.ents[e] = struct{}{}
 		m[e] = maxTime(m[e], a.ReceivedAt)
 	}
 	if len(w.added[id]) < 3 {
@@ -452,7 +464,7 @@ func (w *work) create(cfg *tenantConfig, st *tenantState, a *socbot.Alert) (int6
 		TenantID: a.TenantID, Title: title, Priority: a.Priority, Status: socbot.StatusNew, Category: category,
 		Confidence: a.Confidence, FirstSeen: t, LastSeen: t, CreatedAt: w.now, UpdatedAt: w.now,
 		Tactics: append([]string(nil), a.Tactics...), Techniques: append([]string(nil), a.Techniques...),
-		Reasons: append([]string(nil), a.Reasons...), Entities: entities(a),
+		Reasons: append([]string(nil), a.Reasons...), Entities: entities(a, cfg.exclude),
 	}
 	sla := cfg.tenant.Settings.SLAFor(inc.Priority)
 	ack, res := w.now.Add(time.Duration(sla.Acknowledge)), w.now.Add(time.Duration(sla.Resolve))
@@ -462,7 +474,7 @@ func (w *work) create(cfg *tenantConfig, st *tenantState, a *socbot.Alert) (int6
 		return 0, err
 	}
 	inc.AlertCount = 0 // join counts the first alert
-	st.incidents[inc.ID] = &incState{inc: inc}
+	st.incidents[inc.ID] = newIncState(inc)
 	w.created = append(w.created, inc.ID)
 	data, _ := json.Marshal(map[string]any{"alert_uid": a.UID, "format": a.Format, "reasons": a.Reasons})
 	text := fmt.Sprintf("opened by triage from %q (%s) as %s, queue %s", a.Title, sourceName(a), inc.Priority, inc.Queue)
@@ -538,14 +550,16 @@ func (w *work) merge(cfg *tenantConfig, st *tenantState, into int64, from []int6
 		if is.inc.FirstSeen.Before(inc.FirstSeen) {
 			inc.FirstSeen = is.inc.FirstSeen
 		}
-		for e, ref := range st.entities {
-			if ref.incidentID == id {
+		for e := range is.ents {
+			if ref, ok := st.entities[e]; ok && ref.incidentID == id {
 				st.entities[e] = entityRef{incidentID: into, lastSeen: ref.lastSeen}
+				target.ents[e] = struct{}{}
 			}
 		}
-		for _, g := range st.groups {
-			if g.incidentID == id {
+		for fp := range is.groups {
+			if g := st.groups[fp]; g != nil && g.incidentID == id {
 				g.incidentID = into
+				target.groups[fp] = struct{}{}
 			}
 		}
 		delete(st.incidents, id)
@@ -554,7 +568,7 @@ func (w *work) merge(cfg *tenantConfig, st *tenantState, into int64, from []int6
 	if err := w.tx.Merge(a.TenantID, into, from, w.now, Principal); err != nil {
 		return err
 	}
-	shared := strings.Join(entities(a), ", ")
+	shared := strings.Join(entities(a, cfg.exclude), ", ")
 	var entries []socbot.TimelineEntry
 	for _, id := range from {
 		entries = append(entries,

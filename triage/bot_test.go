@@ -413,3 +413,26 @@ func TestNotificationOnCreate(t *testing.T) {
 		t.Fatalf("want one notice for the critical incident only: %+v", log)
 	}
 }
+
+func TestCorrelationExclusions(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	// Two hosts behind the client's NAT: without the exclusion the shared egress address would tie them.
+	a := h.send(h.alert("r1", socbot.SeverityMedium, "host:ws-1", "ip:198.51.100.10"))[0]
+	b := h.send(h.alert("r2", socbot.SeverityMedium, "host:ws-2", "ip:198.51.100.10"))[0]
+	if a.IncidentID != b.IncidentID {
+		t.Fatal("setup: the shared address should correlate without an exclusion")
+	}
+	tn, _ := h.store.Tenant(ctx, h.tenant.ID)
+	tn.Settings.CorrelationExclude = []string{"198.51.100.0/24"}
+	if err := h.store.UpdateTenant(ctx, tn, admin); err != nil {
+		t.Fatal(err)
+	}
+	c := h.send(h.alert("r3", socbot.SeverityMedium, "host:ws-3", "ip:198.51.100.10"))[0]
+	if c.IncidentID == a.IncidentID {
+		t.Fatal("an excluded address still correlates")
+	}
+	if inc := h.incident(c.IncidentID); len(inc.Entities) != 1 || inc.Entities[0] != "host:ws-3" {
+		t.Fatalf("entities %v", inc.Entities)
+	}
+}

@@ -21,6 +21,46 @@ type tenantConfig struct {
 	routes       []route
 	assets       *assetIndex
 	lists        *listIndex
+	exclude      exclusions
+}
+
+// exclusions are the values and networks a tenant does not want alerts correlated on.
+type exclusions struct {
+	values map[string]bool
+	nets   []netip.Prefix
+}
+
+func newExclusions(list []string) exclusions {
+	ex := exclusions{values: map[string]bool{}}
+	for _, v := range list {
+		v = strings.ToLower(strings.TrimSpace(v))
+		if p, err := netip.ParsePrefix(v); err == nil {
+			ex.nets = append(ex.nets, p.Masked())
+			continue
+		}
+		ex.values[v] = true
+	}
+	return ex
+}
+
+// has reports whether an observable value is excluded from correlation.
+func (ex exclusions) has(o socbot.Observable) bool {
+	if len(ex.values) == 0 && len(ex.nets) == 0 {
+		return false
+	}
+	if ex.values[strings.ToLower(o.Value)] {
+		return true
+	}
+	if o.Type == socbot.ObsIP {
+		if a, err := netip.ParseAddr(o.Value); err == nil {
+			for _, p := range ex.nets {
+				if p.Contains(a.Unmap()) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 type suppression struct {
@@ -68,7 +108,7 @@ func (c *configs) load(ctx context.Context, tenantID string, version int64) (*te
 	if err != nil {
 		return nil, err
 	}
-	cfg := &tenantConfig{version: version, tenant: t}
+	cfg := &tenantConfig{version: version, tenant: t, exclude: newExclusions(t.Settings.CorrelationExclude)}
 	supps, err := c.store.Suppressions(ctx, tenantID)
 	if err != nil {
 		return nil, err

@@ -63,7 +63,7 @@ func enrichExternal(ctx context.Context, enrichers []socbot.Enricher, deadline t
 	ctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	results := make([][][]socbot.Enrichment, len(enrichers)) // enricher -> alert -> enrichments
-	problems := make([][]string, len(enrichers))              // enricher -> alert -> problem
+	problems := make([][]string, len(enrichers))             // enricher -> alert -> problem
 	var wg sync.WaitGroup
 	for i, e := range enrichers {
 		results[i] = make([][]socbot.Enrichment, len(alerts))

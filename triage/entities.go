@@ -18,9 +18,9 @@ var noiseUsers = map[string]bool{
 
 // entities returns the observable keys that correlate an alert with others: hosts, users, IPs,
 // domains, URLs, hashes and e-mail addresses. Processes and file names are left out (powershell.exe
-// would tie every incident together), as are generic accounts and loopback, link-local, multicast
-// and unspecified addresses.
-func entities(a *socbot.Alert) []string {
+// would tie every incident together), as are generic accounts, loopback, link-local, multicast and
+// unspecified addresses, and whatever the tenant excludes (its own egress addresses, resolvers).
+func entities(a *socbot.Alert, ex exclusions) []string {
 	out := make([]string, 0, len(a.Observables))
 	seen := make(map[string]bool, len(a.Observables))
 	for _, o := range a.Observables {
@@ -36,6 +36,9 @@ func entities(a *socbot.Alert) []string {
 				addr.IsMulticast() || addr.IsUnspecified() || addr == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
 				continue
 			}
+		}
+		if ex.has(o) {
+			continue
 		}
 		k := o.Key()
 		if o.Type == socbot.ObsHost || o.Type == socbot.ObsUser || o.Type == socbot.ObsDomain || o.Type == socbot.ObsEmail {
