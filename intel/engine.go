@@ -70,8 +70,12 @@ type EngineConfig struct {
 	Containment ContainmentSink
 	// ContainmentThreshold returns a tenant's threshold (0-100; 0 disables it for that tenant).
 	ContainmentThreshold func(tenantID string) int
-	// CompactAt is the delta size at which the match index is rebuilt from the store (default 50,000).
+	// CompactAt is the delta size at which the match index is rebuilt from the store (default 50,000,
+	// or half the base index when that is larger, so that rebuilds stay proportional to growth).
 	CompactAt int
+	// NoIndex turns the live match index off, for processes that only import or export (the CLI's
+	// import, benchmarks). Match then finds nothing until Load is called.
+	NoIndex bool
 }
 
 // Engine is the intel bot's core: it merges feed items into indicators, keeps the match index current
@@ -421,11 +425,14 @@ func (e *Engine) recombine(in *Indicator) {
 }
 
 func (e *Engine) updateIndex(ctx context.Context, changed []Indicator) {
+	if e.cfg.NoIndex {
+		return
+	}
 	entries := make([]IndexEntry, len(changed))
 	for i := range changed {
 		entries[i] = indexEntry(&changed[i])
 	}
-	if n := e.matcher.Apply(entries); n >= e.cfg.CompactAt {
+	if n := e.matcher.Apply(entries); n >= max(e.cfg.CompactAt, e.matcher.Stats().Indicators/2) {
 		if _, err := e.Load(ctx); err != nil {
 			e.log.Error("intel: rebuilding the match index failed; the delta keeps serving", "err", err)
 		}

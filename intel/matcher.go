@@ -13,21 +13,36 @@ import (
 	"github.com/socbot/socbot/ioc"
 )
 
-// Matcher is the live match index: an immutable base index plus a small delta index of the changes
-// since the base was built (new, changed and removed indicators). Lookups are lock-free (one atomic
-// load); Apply rebuilds only the delta, and Reset swaps in a new base. It implements
-// socbot.IndicatorMatcher.
+// Matcher is the live match index: an immutable base index plus a few small immutable delta levels
+// holding the changes since the base was built (new, changed and removed indicators), newest last.
+// Lookups are lock-free (one atomic load) and probe every level, a newer level's record hiding an
+// older level's record of the same tenant and value. Apply adds one level per batch and merges the
+// deltas when there are too many (size-tiered, so a bulk load costs O(n log n), not O(n²)); Reset
+// swaps in a new base. It implements socbot.IndicatorMatcher.
 type Matcher struct {
 	state atomic.Pointer[layers]
 	clock socbot.Clock
 	decay [16]decayParams
 
-	mu    sync.Mutex // serialises writers
-	delta map[string]IndexEntry
+	mu     sync.Mutex // serialises writers
+	deltas [][]IndexEntry
 }
 
+// maxLevels is the number of delta levels at which Apply merges them.
+const maxLevels = 6
+
 type layers struct {
-	base, delta *Index
+	base   *Index
+	deltas []*Index // oldest first
+}
+
+// levels returns every index, newest first.
+func (l *layers) newestFirst() []*Index {
+	out := make([]*Index, 0, len(l.deltas)+1)
+	for i := len(l.deltas) - 1; i >= 0; i-- {
+		out = append(out, l.deltas[i])
+	}
+	return append(out, l.base)
 }
 
 type decayParams struct {
@@ -41,7 +56,7 @@ var _ socbot.IndicatorMatcher = (*Matcher)(nil)
 
 // NewMatcher returns an empty matcher that ages scores with decay d and reads the time from clock.
 func NewMatcher(d Decay, clock socbot.Clock) *Matcher {
-	m := &Matcher{clock: clock, delta: map[string]IndexEntry{}}
+	m := &Matcher{clock: clock}
 	for i, t := range ioc.Types {
 		md := d.Model(t)
 		sp := md.Speed
@@ -50,40 +65,78 @@ func NewMatcher(d Decay, clock socbot.Clock) *Matcher {
 		}
 		m.decay[i] = decayParams{life: md.Lifetime.Seconds(), inv: 1 / sp, thr: md.Threshold, valid: true}
 	}
-	m.state.Store(&layers{base: BuildIndex(nil), delta: BuildIndex(nil)})
+	m.state.Store(&layers{base: BuildIndex(nil)})
 	return m
 }
 
-// Reset replaces the whole index with one built from entries and clears the delta.
+// Reset replaces the whole index with one built from entries and drops the deltas.
 func (m *Matcher) Reset(entries []IndexEntry) {
 	base := BuildIndex(entries)
 	m.mu.Lock()
-	m.delta = map[string]IndexEntry{}
-	empty := BuildIndex(nil)
-	m.state.Store(&layers{base: base, delta: empty})
+	m.deltas = nil
+	m.state.Store(&layers{base: base})
 	m.mu.Unlock()
+}
+
+// Apply records changed indicators (Dead ones are removed) as a new delta level. It returns the number
+// of entries held in deltas, so that the owner can Reset from its full set when they grow large.
+func (m *Matcher) Apply(changes []IndexEntry) int {
+	if len(changes) == 0 {
+		return m.DeltaSize()
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old := m.state.Load()
+	m.deltas = append(m.deltas, append([]IndexEntry(nil), changes...))
+	idx := append(append([]*Index(nil), old.deltas...), BuildIndex(changes))
+	if len(m.deltas) > maxLevels {
+		// merge the newest levels that are no bigger than twice the next one down, newest winning
+		k := len(m.deltas) - 1
+		size := len(m.deltas[k])
+		for k > 0 && len(m.deltas[k-1]) <= 2*size {
+			k--
+			size += len(m.deltas[k])
+		}
+		if len(m.deltas)-k < 2 {
+			k = len(m.deltas) - 2
+		}
+		merged := map[string]int{}
+		var list []IndexEntry
+		for _, lvl := range m.deltas[k:] {
+			for _, e := range lvl {
+				key := entryKey(&e)
+				if i, ok := merged[key]; ok {
+					list[i] = e
+					continue
+				}
+				merged[key] = len(list)
+				list = append(list, e)
+			}
+		}
+		m.deltas = append(m.deltas[:k], list)
+		idx = append(idx[:k], BuildIndex(list))
+	}
+	m.state.Store(&layers{base: old.base, deltas: idx})
+	n := 0
+	for _, d := range m.deltas {
+		n += len(d)
+	}
+	return n
+}
+
+// DeltaSize is the number of entries held in delta levels.
+func (m *Matcher) DeltaSize() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, d := range m.deltas {
+		n += len(d)
+	}
+	return n
 }
 
 func entryKey(e *IndexEntry) string {
 	return e.TenantID + "\x00" + string(e.Type) + "\x00" + e.Value
-}
-
-// Apply records changed indicators (Dead ones are removed) in the delta. It returns the delta's size,
-// so that the owner can Reset from its full set when the delta grows large.
-func (m *Matcher) Apply(changes []IndexEntry) int {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, c := range changes {
-		m.delta[entryKey(&c)] = c
-	}
-	list := make([]IndexEntry, 0, len(m.delta))
-	for _, e := range m.delta {
-		list = append(list, e)
-	}
-	d := BuildIndex(list)
-	old := m.state.Load()
-	m.state.Store(&layers{base: old.base, delta: d})
-	return len(m.delta)
 }
 
 // Stats describes the index for benchmarks and metrics.
@@ -100,9 +153,14 @@ type Stats struct {
 func (m *Matcher) Stats() Stats {
 	l := m.state.Load()
 	s1, v1 := l.base.MemoryBytes()
-	s2, v2 := l.delta.MemoryBytes()
-	st := Stats{Indicators: l.base.Len(), Delta: l.delta.Len(), Prefixes: l.base.prefixes + l.delta.prefixes,
-		StructureBytes: s1 + s2, ValueBytes: v1 + v2}
+	st := Stats{Indicators: l.base.Len(), Prefixes: l.base.prefixes, StructureBytes: s1, ValueBytes: v1}
+	for _, d := range l.deltas {
+		s2, v2 := d.MemoryBytes()
+		st.Delta += d.Len()
+		st.Prefixes += d.prefixes
+		st.StructureBytes += s2
+		st.ValueBytes += v2
+	}
 	if n := st.Indicators + st.Delta; n > 0 {
 		st.BytesPerIndictr = st.StructureBytes / n
 	}
@@ -113,9 +171,23 @@ func (m *Matcher) Stats() Stats {
 type query struct {
 	m      *Matcher
 	l      *layers
+	lv     []*Index // newest first; the base is last
 	tenant string
 	now    uint32
 	out    []socbot.IndicatorMatch
+	// sinkHole keeps the prefetching loads of MatchBatch from being optimised away
+	sinkHole uint64
+	// batch mode: exact-key lookups are queued and resolved together (see MatchBatch)
+	batch   bool
+	cur     int
+	outs    [][]socbot.IndicatorMatch
+	pending []pendingProbe
+}
+
+type pendingProbe struct {
+	h                  uint64
+	key, observed, why string
+	obs                int
 }
 
 // Match looks value (an observable of type typ) up for tenantID: the tenant's own indicators and
@@ -124,7 +196,62 @@ type query struct {
 // addresses exactly and through their domain. Sources and Tags of the results are shared: do not
 // modify them.
 func (m *Matcher) Match(tenantID string, typ socbot.ObservableType, value string) []socbot.IndicatorMatch {
-	q := query{m: m, l: m.state.Load(), tenant: tenantID}
+	q := m.newQuery(tenantID)
+	q.dispatch(typ, value)
+	return q.out
+}
+
+func (m *Matcher) newQuery(tenantID string) query {
+	l := m.state.Load()
+	q := query{m: m, l: l, tenant: tenantID}
+	if len(l.deltas) == 0 {
+		q.lv = []*Index{l.base}
+	} else {
+		q.lv = l.newestFirst()
+	}
+	return q
+}
+
+// MatchBatch looks up many observables of one tenant at once; the result's i-th element holds the hits
+// of obs[i] (nil for none). It finds exactly what Match finds, but queues every hash-table probe of the
+// batch first and resolves them in passes (Bloom filter words, then slots, then records), so that the
+// processor overlaps the memory accesses of many lookups instead of waiting for each in turn. Triage
+// (an alert's observables) and monitor (a batch of log events) should use it.
+func (m *Matcher) MatchBatch(tenantID string, obs []socbot.Observable) [][]socbot.IndicatorMatch {
+	q := m.newQuery(tenantID)
+	q.batch = true
+	q.outs = make([][]socbot.IndicatorMatch, len(obs))
+	q.pending = make([]pendingProbe, 0, len(obs)*3)
+	for i, o := range obs {
+		q.cur = i
+		q.dispatch(o.Type, o.Value)
+	}
+	base := q.l.base
+	if len(base.slots) > 0 {
+		// pass 1: filter words; pass 2: first slots of the survivors; then resolve
+		keep := q.pending[:0]
+		for _, p := range q.pending {
+			fb := filterBits(p.h)
+			if base.filter[(p.h>>20)&base.fmask]&fb == fb || len(q.lv) > 1 {
+				keep = append(keep, p)
+			}
+		}
+		var sink uint64
+		for i := range keep {
+			sink += base.slots[keep[i].h&base.mask]
+		}
+		q.sinkHole = sink
+		q.pending = keep
+	}
+	q.batch = false
+	for _, p := range q.pending {
+		q.cur = p.obs
+		q.lookup(p.h, p.key, p.observed, p.why)
+	}
+	return q.outs
+}
+
+func (q *query) dispatch(typ socbot.ObservableType, value string) {
 	switch typ {
 	case socbot.ObsIP, "ipv4", "ipv6":
 		q.ip(value, value, "exact", "cidr")
@@ -145,7 +272,6 @@ func (m *Matcher) Match(tenantID string, typ socbot.ObservableType, value string
 	case "attack_technique":
 		q.exact(kTechnique, strings.ToUpper(strings.TrimSpace(value)), value, "exact")
 	}
-	return q.out
 }
 
 func lowerHost(v string) string {
@@ -179,7 +305,7 @@ func (q *query) ip(v, observed, why, whyCIDR string) {
 	h := keyHash(kIP, key)
 	q.lookup(h, "", observed, why)
 	// CIDR containment, delta first
-	for li, ix := range [2]*Index{q.l.delta, q.l.base} {
+	for li, ix := range q.lv {
 		if ix.prefixes == 0 {
 			continue
 		}
@@ -192,7 +318,7 @@ func (q *query) ip(v, observed, why, whyCIDR string) {
 			r = ix.cidr6(u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])})
 		}
 		for ; r >= 0; r = ix.recs[r].parent {
-			q.chain(ix, li == 0, r, "", observed, whyCIDR)
+			q.chain(li, r, "", observed, whyCIDR)
 		}
 	}
 }
@@ -235,76 +361,85 @@ func (q *query) exact(class uint64, key, observed, why string) {
 	q.lookup(keyHashString(class, key), key, observed, why)
 }
 
-// lookup probes both layers for one key; key is the canonical value when the caller has it as a
+// lookup probes every level for one key; key is the canonical value when the caller has it as a
 // string (it then becomes the hit's Value without copying from the arena).
 func (q *query) lookup(h uint64, key, observed, why string) {
-	if q.l.delta.Len() > 0 {
-		if r := q.l.delta.probe(h); r >= 0 {
-			q.chain(q.l.delta, true, r, key, observed, why)
-		}
+	if q.batch {
+		q.pending = append(q.pending, pendingProbe{h: h, key: key, observed: observed, why: why, obs: q.cur})
+		return
 	}
-	if r := q.l.base.probe(h); r >= 0 {
-		q.chain(q.l.base, false, r, key, observed, why)
+	for li, ix := range q.lv {
+		if r := ix.probe(h); r >= 0 {
+			q.chain(li, r, key, observed, why)
+		}
 	}
 }
 
-// chain reports every acceptable record of one key's tenant chain.
-func (q *query) chain(ix *Index, isDelta bool, head int32, key, observed, why string) {
+// chain reports every acceptable record of one key's tenant chain in level li.
+func (q *query) chain(li int, head int32, key, observed, why string) {
+	ix := q.lv[li]
 	t := q.tenantOf(ix)
 	for r := head; r >= 0; r = ix.recs[r].next {
 		x := &ix.recs[r]
 		if x.tenant != 0 && x.tenant != t {
 			continue
 		}
-		if x.dead != 0 {
+		if li > 0 && q.shadowed(li, r) {
 			continue
 		}
-		if !isDelta && q.l.delta.Len() > 0 && q.shadowed(ix, r) {
+		if x.dead != 0 {
 			continue
 		}
 		q.hit(ix, r, key, observed, why)
 	}
 }
 
-// shadowed reports whether the delta holds a newer version of base record r.
-func (q *query) shadowed(base *Index, r int32) bool {
-	d := q.l.delta
+// shadowed reports whether a level newer than li holds a version of record r of level li.
+func (q *query) shadowed(li int, r int32) bool {
+	base := q.lv[li]
 	x := &base.recs[r]
 	tn := base.tnames[x.tenant]
-	dt, ok := d.tenants[tn]
-	if !ok {
-		return false
-	}
 	t := ioc.Types[x.typ]
 	v := base.value(r)
 	class := classOf(t)
-	var dr int32 = -1
+	var h uint64
+	var p netip.Prefix
 	if t == ioc.CIDR {
-		p, err := netip.ParsePrefix(string(v))
-		if err != nil {
+		var err error
+		if p, err = netip.ParsePrefix(string(v)); err != nil {
 			return false
 		}
-		// find the exact prefix among the delta's covering prefixes
-		var c int32
-		if p.Addr().Is4() {
-			b := p.Addr().As4()
-			c = d.cidr4(binary.BigEndian.Uint32(b[:]))
-		} else {
-			b := p.Addr().As16()
-			c = d.cidr6(u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])})
-		}
-		for ; c >= 0; c = d.recs[c].parent {
-			if string(d.value(c)) == string(v) {
-				dr = c
-				break
-			}
-		}
 	} else {
-		dr = d.probe(base.recHash(r, class))
+		h = base.recHash(r, class)
 	}
-	for ; dr >= 0; dr = d.recs[dr].next {
-		if d.recs[dr].tenant == dt {
-			return true
+	for _, d := range q.lv[:li] {
+		dt, ok := d.tenants[tn]
+		if !ok {
+			continue
+		}
+		dr := int32(-1)
+		if t == ioc.CIDR {
+			var c int32
+			if p.Addr().Is4() {
+				b := p.Addr().As4()
+				c = d.cidr4(binary.BigEndian.Uint32(b[:]))
+			} else {
+				b := p.Addr().As16()
+				c = d.cidr6(u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])})
+			}
+			for ; c >= 0; c = d.recs[c].parent {
+				if string(d.value(c)) == string(v) {
+					dr = c
+					break
+				}
+			}
+		} else {
+			dr = d.probe(h)
+		}
+		for ; dr >= 0; dr = d.recs[dr].next {
+			if d.recs[dr].tenant == dt {
+				return true
+			}
 		}
 	}
 	return false
@@ -337,8 +472,13 @@ func (q *query) hit(ix *Index, r int32, key, observed, why string) {
 		key = string(ix.value(r))
 	}
 	md := ix.metas[x.meta]
-	q.out = append(q.out, socbot.IndicatorMatch{
+	hm := socbot.IndicatorMatch{
 		IndicatorID: id, Type: string(ioc.Types[x.typ]), Value: key, Matched: observed,
 		Why: why, Score: score, Sources: md.sources, TLP: TLP(x.tlp).String(), Tags: md.tags, TenantID: ix.tnames[x.tenant],
-	})
+	}
+	if q.outs != nil {
+		q.outs[q.cur] = append(q.outs[q.cur], hm)
+		return
+	}
+	q.out = append(q.out, hm)
 }

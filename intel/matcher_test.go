@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"context"
 	"runtime"
 	"sort"
 	"strings"
@@ -185,4 +186,104 @@ func BenchmarkMatch(b *testing.B) {
 		h += len(m.Match(q.Tenant, q.Type, q.Value))
 	}
 	b.ReportMetric(float64(m.Stats().BytesPerIndictr), "B/indicator")
+}
+
+// TestMatcherLevels applies many batches (forcing merges) and checks the layered index answers exactly
+// like one built from the final state.
+func TestMatcherLevels(t *testing.T) {
+	clk := &fakeClock{t0}
+	all := SyntheticEntries(3000, 7, t0)
+	final := map[string]IndexEntry{}
+	m := NewMatcher(DefaultDecay(), clk)
+	m.Reset(all[:1000])
+	for _, e := range all[:1000] {
+		final[entryKey(&e)] = e
+	}
+	for b := 0; b < 20; b++ {
+		var batch []IndexEntry
+		for i := 0; i < 100; i++ {
+			e := all[1000+b*100+i]
+			if i%10 == 0 { // re-score an old one, or remove it
+				e = all[(b*37+i)%1000]
+				e.Base = 77
+				if i%20 == 0 {
+					e.Dead = true
+				}
+			}
+			batch = append(batch, e)
+			final[entryKey(&e)] = e
+		}
+		m.Apply(batch)
+	}
+	if n := len(m.state.Load().deltas); n > maxLevels {
+		t.Fatalf("%d delta levels", n)
+	}
+	var list []IndexEntry
+	for _, e := range final {
+		list = append(list, e)
+	}
+	ref := NewMatcher(DefaultDecay(), clk)
+	ref.Reset(list)
+	for _, q := range SyntheticQueries(all, 5000, 9) {
+		a, b := hits(m.Match(q.Tenant, q.Type, q.Value)), hits(ref.Match(q.Tenant, q.Type, q.Value))
+		if a != b {
+			t.Fatalf("%+v: layered %q, rebuilt %q", q, a, b)
+		}
+	}
+}
+
+func BenchmarkIngest(b *testing.B) {
+	now := t0
+	entries := SyntheticEntries(b.N, 3, now)
+	items := make([]Item, len(entries))
+	for i, e := range entries {
+		items[i] = Item{Type: e.Type, Value: e.Value, Confidence: 70, LastSeen: now}
+	}
+	for _, index := range []bool{false} {
+		eng := NewEngine(EngineConfig{Clock: &fakeClock{now}, NoIndex: !index})
+		src := SourceInfo{Name: "bench", Reliability: 80}
+		b.ResetTimer()
+		for i := 0; i < len(items); i += 5000 {
+			if _, err := eng.Ingest(context.Background(), "t", src, items[i:min(i+5000, len(items))]); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func TestMatchBatchEqualsMatch(t *testing.T) {
+	clk := &fakeClock{t0}
+	all := SyntheticEntries(5000, 11, t0)
+	m := NewMatcher(DefaultDecay(), clk)
+	m.Reset(all[:4000])
+	m.Apply(all[4000:]) // a delta level too
+	qs := SyntheticQueries(all, 3000, 12)
+	for tenantStart := 0; tenantStart < len(qs); tenantStart += 50 {
+		batch := qs[tenantStart:min(tenantStart+50, len(qs))]
+		tenant := batch[0].Tenant
+		obs := make([]socbot.Observable, len(batch))
+		for i, q := range batch {
+			obs[i] = socbot.Observable{Type: q.Type, Value: q.Value}
+		}
+		res := m.MatchBatch(tenant, obs)
+		for i, o := range obs {
+			if a, b := hits(res[i]), hits(m.Match(tenant, o.Type, o.Value)); a != b {
+				t.Fatalf("%+v: batch %q, single %q", o, a, b)
+			}
+		}
+	}
+}
+
+func BenchmarkMatchBatch(b *testing.B) {
+	m, qs := matchFixture(b)
+	const size = 64
+	obs := make([]socbot.Observable, size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += size {
+		for j := range obs {
+			q := qs[(i+j)&(len(qs)-1)]
+			obs[j] = socbot.Observable{Type: q.Type, Value: q.Value}
+		}
+		m.MatchBatch(qs[i&(len(qs)-1)].Tenant, obs)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"time"
 
 	socbot "github.com/socbot/socbot"
@@ -103,7 +104,8 @@ func SyntheticQueries(entries []IndexEntry, n int, seed uint64) []Observation {
 			if e.TenantID != "" {
 				tenant = e.TenantID
 			}
-			o := Observation{Tenant: tenant, Value: e.Value}
+			// a fresh copy: an observed value arrives in a new buffer, not in the indicator's memory
+			o := Observation{Tenant: tenant, Value: strings.Clone(e.Value)}
 			switch e.Type {
 			case ioc.IPv4, ioc.IPv6:
 				o.Type = socbot.ObsIP

@@ -193,7 +193,7 @@ func (c *intelImportCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	eng := intel.NewEngine(intel.EngineConfig{Store: store, Warninglists: wl, Logger: g.Logger()})
+	eng := intel.NewEngine(intel.EngineConfig{Store: store, Warninglists: wl, Logger: g.Logger(), NoIndex: true})
 	out := json.NewEncoder(os.Stdout)
 	for _, in := range c.Inputs {
 		start := time.Now()
