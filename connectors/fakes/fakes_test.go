@@ -110,3 +110,40 @@ func BenchmarkBlockUnblock(b *testing.B) {
 		})
 	}
 }
+
+func TestBenchmarkDelay(t *testing.T) {
+	for _, typ := range Types() {
+		t.Run(typ, func(t *testing.T) {
+			tg, err := Build(typ, Options{N: 4, RetryAfter: 250 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(tg.Fake)
+			defer srv.Close()
+			c, err := socbot.NewConnector(tg.Config(srv.URL))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tg.Fake.Faults().Queue(faults.TooMany, 1)
+			res, _ := c.Apply(context.Background(), []socbot.ContainmentRequest{tg.Request(0)})
+			ve, ok := res[0].Err.(*socbot.VendorError)
+			if !ok || !ve.Retryable {
+				t.Fatalf("%+v", res[0])
+			}
+			switch typ {
+			case "awsnfw", "awswaf": // ThrottlingException has no delay
+				if ve.RetryAfter != 0 {
+					t.Fatalf("RetryAfter %v", ve.RetryAfter)
+				}
+			case "crowdstrike": // epoch seconds: the delay rounds to the second
+				if ve.RetryAfter > time.Second {
+					t.Fatalf("RetryAfter %v", ve.RetryAfter)
+				}
+			default:
+				if ve.RetryAfter != 250*time.Millisecond {
+					t.Fatalf("RetryAfter %v, want 250ms", ve.RetryAfter)
+				}
+			}
+		})
+	}
+}
