@@ -203,9 +203,6 @@ func (securityhub) Normalize(v *fastjson.Value, now time.Time) ([]socbot.Alert, 
 		a.SeverityScore = int(norm + 0.5)
 		a.SeverityRaw = numText(norm)
 	}
-	if o := r.str(v, "Severity.Original"); o != "" && a.SeverityRaw != "" && !strings.EqualFold(o, a.SeverityRaw) {
-		a.SeverityRaw += " (" + o + ")"
-	}
 	t, ok := r.when(v, "CreatedAt", "FirstObservedAt", "UpdatedAt")
 	setTime(&a, t, ok, now)
 

@@ -129,7 +129,12 @@ var parsers fastjson.ParserPool
 
 // Detect names the format of a record, or "" if none matches. For an envelope ({"value":[...]} and the
 // like) it names the format of the first record inside.
-func Detect(rec []byte) string {
+func Detect(rec []byte) (name string) {
+	defer func() {
+		if recover() != nil {
+			name = "" // a Match bug: nothing detected (Normalize reports it as an internal error)
+		}
+	}()
 	p := parsers.Get()
 	defer parsers.Put(p)
 	v, err := p.ParseBytes(rec)
@@ -161,8 +166,9 @@ func Detect(rec []byte) string {
 //
 // Errors are *socbot.Error: KindInvalid for a malformed record or a field of the wrong type or value
 // (Field is the JSON path, with the envelope position in front, e.g. "value[2].severity"), KindUnsupported
-// for an unknown format name or a record no normaliser recognises. A record is normalised entirely or
-// not at all.
+// for an unknown format name or a record no normaliser recognises, and KindOther only if a normaliser
+// fails internally (a recovered panic: a bug, reported, never a crash). A record is normalised entirely
+// or not at all.
 //
 // now is the ingest time: DetectedAt when the record has no usable time (then the alert carries
 // socbot.FlagTimeMissing) or a time more than 24 h ahead of now (socbot.FlagTimeFuture). Each alert's
