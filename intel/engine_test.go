@@ -349,3 +349,50 @@ func TestScheduler(t *testing.T) {
 		t.Fatalf("aged indicator still matches: %+v", m)
 	}
 }
+
+func TestTLPHelpers(t *testing.T) {
+	ins := []Indicator{{Value: "a", TLP: TLPClear}, {Value: "b", TLP: TLPAmber}, {Value: "c", TLP: TLPRed}}
+	if g := Shareable(ins, TLPAmber); len(g) != 2 || g[1].Value != "b" {
+		t.Errorf("Shareable %+v", g)
+	}
+	ms := []socbot.IndicatorMatch{{Value: "a", TLP: "green"}, {Value: "b", TLP: "red"}, {Value: "c", TLP: "bogus"}}
+	if g := ShareableMatches(ms, TLPAmberStrict); len(g) != 1 || g[0].Value != "a" {
+		t.Errorf("ShareableMatches %+v", g)
+	}
+	if RecipientTLP(socbot.Principal{Role: socbot.RoleViewer, TenantID: "x"}) != TLPAmberStrict || RecipientTLP(socbot.Bot("triage")) != TLPRed {
+		t.Error("RecipientTLP")
+	}
+	for _, s := range []string{"TLP:WHITE", "clear", "tlp:amber+strict", "Red"} {
+		if _, ok := ParseTLP(s); !ok {
+			t.Errorf("ParseTLP(%q)", s)
+		}
+	}
+	var tl TLP
+	if err := tl.UnmarshalText([]byte("purple")); err == nil {
+		t.Error("purple TLP accepted")
+	}
+}
+
+func TestCombineConfidenceAndDecay(t *testing.T) {
+	if c := CombineConfidence([]int{80}, []int{100}); c != 80 {
+		t.Errorf("single %d", c)
+	}
+	if c := CombineConfidence([]int{50, 50}, []int{100, 100}); c != 75 {
+		t.Errorf("two halves %d", c)
+	}
+	if c := CombineConfidence([]int{100, 100, 100}, []int{30, 30, 30}); c >= 100 || c < 60 {
+		t.Errorf("unreliable sources %d", c)
+	}
+	m := DecayModel{Lifetime: 100 * day, Speed: 1, Threshold: 20}
+	for _, tc := range []struct {
+		age  time.Duration
+		want int
+	}{{0, 80}, {50 * day, 40}, {100 * day, 0}, {200 * day, 0}} {
+		if g := m.ScoreAt(80, tc.age); g != tc.want {
+			t.Errorf("age %v: %d want %d", tc.age, g, tc.want)
+		}
+	}
+	if (DecayModel{Lifetime: 0}).ScoreAt(70, 1000*day) != 70 {
+		t.Error("no-decay model decayed")
+	}
+}

@@ -191,3 +191,40 @@ func addUnique(list []string, items ...string) []string {
 func errBadTLP(s string) error {
 	return socbot.FieldError("intel.ParseTLP", "tlp", "unknown TLP level %q", s)
 }
+
+// Shareable returns the indicators a recipient cleared up to max may receive (API answers, reports,
+// exports). It is the list form of TLP.MayShare; the input is not modified.
+func Shareable(ins []Indicator, max TLP) []Indicator {
+	out := make([]Indicator, 0, len(ins))
+	for _, in := range ins {
+		if in.TLP.MayShare(max) {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// ShareableMatches drops the match-index hits above max (for anything shown to a client: incident
+// notes, notifications, client reports). Hits with an unknown marking are treated as RED.
+func ShareableMatches(ms []socbot.IndicatorMatch, max TLP) []socbot.IndicatorMatch {
+	out := make([]socbot.IndicatorMatch, 0, len(ms))
+	for _, m := range ms {
+		t, ok := ParseTLP(m.TLP)
+		if !ok {
+			t = TLPRed
+		}
+		if t.MayShare(max) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// RecipientTLP is the default TLP ceiling of a principal: MSSP staff and bots see everything (RED);
+// a tenant's own users see up to AMBER+STRICT (AMBER+STRICT is for the organisation that received it).
+func RecipientTLP(p socbot.Principal) TLP {
+	if p.MSSPWide() {
+		return TLPRed
+	}
+	return TLPAmberStrict
+}
