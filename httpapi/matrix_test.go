@@ -13,6 +13,10 @@ import (
 
 const marker = "globex-secret"
 
+// victimSeeders let feature test files seed tenant B with their own objects for the matrix: each
+// returns resource name (the first path segment, e.g. "actions") -> id of B's object.
+var victimSeeders []func(t *testing.T, e *env) map[string]string
+
 // seedVictim gives tenant B one of everything, each carrying a marker no response to A may contain.
 func seedVictim(t *testing.T, e *env) map[string]string {
 	t.Helper()
@@ -56,6 +60,11 @@ func seedVictim(t *testing.T, e *env) map[string]string {
 	}
 	toks, _ := e.store.Tokens(ctx, b)
 	ids["tokens"] = toks[0].ID
+	for _, seed := range victimSeeders {
+		for k, v := range seed(t, e) {
+			ids[k] = v
+		}
+	}
 	return ids
 }
 

@@ -122,6 +122,9 @@ func New(d Deps, cfg Config) (*Server, error) {
 	s.api = chi.NewRouter()
 	s.api.Use(s.authenticate)
 	s.registerRoutes()
+	for _, g := range routeGroups {
+		g(s)
+	}
 	s.api.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, s.Logger, socbot.E("httpapi", socbot.KindNotFound, "no such endpoint: "+r.Method+" "+r.URL.Path))
 	})
@@ -131,6 +134,16 @@ func New(d Deps, cfg Config) (*Server, error) {
 	r.Mount("/api/v1", s.api)
 	s.router = r
 	return s, nil
+}
+
+// routeGroups are the API's feature files: each registers its routes from init, so that a bot's
+// endpoints live in their own file with their own OpenAPI fragment (see openapi.go). This is the
+// package's module registry.
+var routeGroups []func(*Server)
+
+// Handle registers an /api/v1 route with its permission; feature files call it from their group.
+func (s *Server) Handle(method, path string, perm Perm, summary string, h http.HandlerFunc) {
+	s.handle(method, path, perm, summary, h)
 }
 
 // Handler returns the root handler.

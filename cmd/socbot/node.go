@@ -22,8 +22,30 @@ import (
 	"github.com/socbot/socbot/triage"
 )
 
+// botModule is a bot a node can run. The core bots are started in startNode; other bots register a
+// module from their own file (node_<bot>.go) with registerBot, so that wiring a bot does not mean
+// editing this file. This is the command's second module registry.
+type botModule struct {
+	name string
+	// start wires the bot into the node (API routes, enrichers, bus subscriptions) and launches its
+	// loops with n.run. It is called after the store, bus and API exist and before serving starts.
+	start func(ctx context.Context, n *node) error
+}
+
+var botModules []botModule
+
+func registerBot(name string, start func(ctx context.Context, n *node) error) {
+	botModules = append(botModules, botModule{name: name, start: start})
+}
+
 // knownBots are the values --bots accepts.
-var knownBots = []string{"triage", "sla", "notify"}
+func knownBots() []string {
+	out := []string{"triage", "sla", "notify"}
+	for _, m := range botModules {
+		out = append(out, m.name)
+	}
+	return out
+}
 
 // node is one running socbot: the store, the bus, the API and the bots this node runs, wired as a
 // plain struct.
@@ -43,13 +65,17 @@ type node struct {
 	wg       sync.WaitGroup
 	errs     chan error
 	observer triage.Observer
+	bctx     context.Context // ends when the node stops; bots run under it
+
+	// Filled by bot modules before triage starts.
+	enrichers []socbot.Enricher
 }
 
 // startNode opens everything and starts serving. extra observes triaged alerts (benchmarks).
 func startNode(ctx context.Context, cfg Config, logger *slog.Logger, extra triage.Observer) (*node, error) {
 	for _, b := range cfg.Bots {
-		if !slices.Contains(knownBots, b) {
-			return nil, socbot.FieldError("config", "bots", "unknown bot %q (known: %v)", b, knownBots)
+		if !slices.Contains(knownBots(), b) {
+			return nil, socbot.FieldError("config", "bots", "unknown bot %q (known: %v)", b, knownBots())
 		}
 	}
 	n := &node{cfg: cfg, log: logger, clock: socbot.SystemClock{}, metrics: metrics.New(), errs: make(chan error, 8)}
@@ -73,7 +99,18 @@ func startNode(ctx context.Context, cfg Config, logger *slog.Logger, extra triag
 		return nil, err
 	}
 	n.observer = observers{n.metrics, extra}
-	n.triage = triage.New(n.store, nil, n.clock, logger, triage.Config{}, n.observer)
+	n.bctx, n.cancel = context.WithCancel(context.Background())
+	for _, m := range botModules {
+		if slices.Contains(cfg.Bots, m.name) {
+			if err := m.start(ctx, n); err != nil {
+				n.cancel()
+				n.wg.Wait()
+				n.close()
+				return nil, fmt.Errorf("starting %s: %w", m.name, err)
+			}
+		}
+	}
+	n.triage = triage.New(n.store, n.enrichers, n.clock, logger, triage.Config{}, n.observer)
 	n.notifier = notify.New(n.store, notify.Config{SMTP: cfg.SMTP, ConsoleURL: cfg.ConsoleURL}, n.clock, logger, func(kind, result string) {
 		n.metrics.Notifications.WithLabelValues(kind, result).Inc()
 		if result != "sent" {
@@ -83,13 +120,14 @@ func startNode(ctx context.Context, cfg Config, logger *slog.Logger, extra triag
 
 	l, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		n.cancel()
+		n.wg.Wait()
 		n.close()
 		return nil, socbot.E("serve", socbot.KindUnavailable, "listen on "+cfg.Listen, err)
 	}
 	n.addr = l.Addr()
 	n.http = &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
-	bctx, cancel := context.WithCancel(context.Background())
-	n.cancel = cancel
+	bctx := n.bctx
 	n.run("http", func() error {
 		if err := n.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
