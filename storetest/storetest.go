@@ -47,6 +47,21 @@ func (c *Clock) Advance(d time.Duration) {
 
 var _ socbot.Clock = (*Clock)(nil)
 
+// extra are suite tests that other bots' files add with Add (their tables live in the same store).
+var extra []struct {
+	name string
+	fn   func(t *testing.T, in Instance)
+}
+
+// Add registers another test of the suite; a bot's storetest file calls it from init, so that its
+// tables are tested on both engines too.
+func Add(name string, fn func(t *testing.T, in Instance)) {
+	extra = append(extra, struct {
+		name string
+		fn   func(t *testing.T, in Instance)
+	}{name, fn})
+}
+
 // Run runs every test of the suite; newInstance must return a fresh empty store each call.
 func Run(t *testing.T, newInstance func(t *testing.T) Instance) {
 	tests := []struct {
@@ -73,6 +88,7 @@ func Run(t *testing.T, newInstance func(t *testing.T) Instance) {
 		{"AuditTamper", testAuditTamper},
 		{"TenantIsolation", testTenantIsolation},
 	}
+	tests = append(tests, extra...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			in := newInstance(t)

@@ -40,8 +40,6 @@ type Config struct {
 	TriageWorkers int                          `koanf:"triage_workers"`
 }
 
-// defaultBots are the bots a node runs unless --bots says otherwise.
-var defaultBots = []string{"triage", "sla", "notify"}
 
 // storeFlags are the flags of every command that opens the database directly.
 type storeFlags struct {
@@ -54,7 +52,7 @@ func loadConfig(g *Globals, sf storeFlags, apply func(k *koanf.Koanf)) (Config, 
 	k := koanf.New(".")
 	_ = k.Set("data", "./socbot-data")
 	_ = k.Set("listen", "127.0.0.1:8080")
-	_ = k.Set("bots", defaultBots)
+	_ = k.Set("bots", knownBots()) // every bot unless --bots says otherwise
 	_ = k.Set("partitions", 4)
 	_ = k.Set("smtp.port", 0)
 	_ = k.Set("smtp.tls", "")

@@ -17,7 +17,7 @@ type serveCmd struct {
 	storeFlags
 	Listen string `help:"Address to listen on (default 127.0.0.1:8080; env SOCBOT_LISTEN)." placeholder:"ADDR"`
 	NATS   string `help:"NATS servers, comma-separated (nats://a:4222,nats://b:4222); empty runs JetStream in-process under the data directory (env SOCBOT_NATS)." placeholder:"URL"`
-	Bots   string `help:"Bots this node runs, comma-separated: triage, sla, notify (default all; env SOCBOT_BOTS)." placeholder:"LIST"`
+	Bots   string `help:"Bots this node runs, comma-separated (default all: see 'socbot version --bots'; env SOCBOT_BOTS)." placeholder:"LIST"`
 }
 
 func (c *serveCmd) Run(g *Globals) error {
