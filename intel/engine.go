@@ -73,6 +73,9 @@ type EngineConfig struct {
 	// CompactAt is the delta size at which the match index is rebuilt from the store (default 50,000,
 	// or half the base index when that is larger, so that rebuilds stay proportional to growth).
 	CompactAt int
+	// OnChange, when set, is called after every write with the keys that changed, so that the lead can
+	// publish a ChangeEvent on the bus and other nodes' engines Refresh their match index.
+	OnChange func(ChangeEvent)
 	// NoIndex turns the live match index off, for processes that only import or export (the CLI's
 	// import, benchmarks). Match then finds nothing until Load is called.
 	NoIndex bool
@@ -424,7 +427,37 @@ func (e *Engine) recombine(in *Indicator) {
 	sort.Strings(in.Tags)
 }
 
+// ChangeSubject is the bus subject of ChangeEvents ("intel.indicators.changed.<tenant>", "_mssp" for
+// the MSSP-wide set).
+const ChangeSubject = "intel.indicators.changed"
+
+// ChangeEvent says which indicators of a tenant changed in the store.
+type ChangeEvent struct {
+	TenantID string   `json:"tenant_id"`
+	Keys     []string `json:"keys"` // "type:value"
+}
+
+// Refresh re-reads the given indicators of a tenant from the store and updates the match index (a
+// node applying another node's ChangeEvent).
+func (e *Engine) Refresh(ctx context.Context, ev ChangeEvent) error {
+	got, err := e.store.GetIndicators(ctx, ev.TenantID, ev.Keys)
+	if err != nil {
+		return socbot.E("intel.Engine.Refresh", err)
+	}
+	e.updateIndex(ctx, got)
+	return nil
+}
+
 func (e *Engine) updateIndex(ctx context.Context, changed []Indicator) {
+	if e.cfg.OnChange != nil && len(changed) > 0 {
+		byTenant := map[string][]string{}
+		for i := range changed {
+			byTenant[changed[i].TenantID] = append(byTenant[changed[i].TenantID], changed[i].Key())
+		}
+		for t, keys := range byTenant {
+			e.cfg.OnChange(ChangeEvent{TenantID: t, Keys: keys})
+		}
+	}
 	if e.cfg.NoIndex {
 		return
 	}

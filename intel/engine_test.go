@@ -396,3 +396,28 @@ func TestCombineConfidenceAndDecay(t *testing.T) {
 		t.Error("no-decay model decayed")
 	}
 }
+
+// TestChangeEventsAcrossNodes: two engines on one store; the second learns the first's writes through
+// the change events (the bus in production).
+func TestChangeEventsAcrossNodes(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t0}
+	store := NewMemStore()
+	var events []ChangeEvent
+	a := NewEngine(EngineConfig{Store: store, Clock: clk, OnChange: func(ev ChangeEvent) { events = append(events, ev) }})
+	b := NewEngine(EngineConfig{Store: store, Clock: clk})
+	if _, err := a.Ingest(ctx, "acme", SourceInfo{Name: "f", Reliability: 90, DefaultConfidence: 90}, []Item{{Type: ioc.IPv4, Value: "203.0.113.200"}}); err != nil {
+		t.Fatal(err)
+	}
+	if m := b.Match("acme", socbot.ObsIP, "203.0.113.200"); len(m) != 0 {
+		t.Fatal("node b matched before the event")
+	}
+	for _, ev := range events {
+		if err := b.Refresh(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := b.Match("acme", socbot.ObsIP, "203.0.113.200"); len(m) != 1 {
+		t.Fatalf("node b after the event: %+v", m)
+	}
+}

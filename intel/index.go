@@ -160,12 +160,12 @@ func BuildIndex(entries []IndexEntry) *Index {
 		}
 	}
 	size := uint64(1) << bits.Len64(uint64(exact+exact/2+16))
-	ix.slots = make([]uint64, size)
+	ix.slots = hugeSlice[uint64](ix, int(size))
 	ix.mask = size - 1
 	fsize := uint64(1) << bits.Len64(uint64(exact/4+1)) // 16 to 32 bits per key
-	ix.filter = make([]uint64, fsize)
+	ix.filter = hugeSlice[uint64](ix, int(fsize))
 	ix.fmask = fsize - 1
-	ix.recs = make([]rec, 0, len(entries))
+	ix.recs = hugeSlice[rec](ix, len(entries))[:0]
 	arenaSize := 0
 	for i := range entries {
 		arenaSize += len(entries[i].Value)

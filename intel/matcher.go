@@ -1,6 +1,7 @@
 package intel
 
 import (
+	"encoding/hex"
 	"encoding/binary"
 	"math"
 	"net/netip"
@@ -8,7 +9,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/google/uuid"
 	socbot "github.com/socbot/socbot"
 	"github.com/socbot/socbot/ioc"
 )
@@ -172,6 +172,7 @@ type query struct {
 	m      *Matcher
 	l      *layers
 	lv     []*Index // newest first; the base is last
+	lvBuf  [maxLevels + 2]*Index
 	tenant string
 	now    uint32
 	out    []socbot.IndicatorMatch
@@ -196,20 +197,22 @@ type pendingProbe struct {
 // addresses exactly and through their domain. Sources and Tags of the results are shared: do not
 // modify them.
 func (m *Matcher) Match(tenantID string, typ socbot.ObservableType, value string) []socbot.IndicatorMatch {
-	q := m.newQuery(tenantID)
+	var q query
+	m.initQuery(&q, tenantID)
 	q.dispatch(typ, value)
 	return q.out
 }
 
-func (m *Matcher) newQuery(tenantID string) query {
+func (m *Matcher) initQuery(q *query, tenantID string) {
 	l := m.state.Load()
-	q := query{m: m, l: l, tenant: tenantID}
-	if len(l.deltas) == 0 {
-		q.lv = []*Index{l.base}
-	} else {
-		q.lv = l.newestFirst()
+	q.m, q.l, q.tenant = m, l, tenantID
+	n := 0
+	for i := len(l.deltas) - 1; i >= 0 && n < len(q.lvBuf)-1; i-- {
+		q.lvBuf[n] = l.deltas[i]
+		n++
 	}
-	return q
+	q.lvBuf[n] = l.base
+	q.lv = q.lvBuf[:n+1]
 }
 
 // MatchBatch looks up many observables of one tenant at once; the result's i-th element holds the hits
@@ -218,7 +221,8 @@ func (m *Matcher) newQuery(tenantID string) query {
 // processor overlaps the memory accesses of many lookups instead of waiting for each in turn. Triage
 // (an alert's observables) and monitor (a batch of log events) should use it.
 func (m *Matcher) MatchBatch(tenantID string, obs []socbot.Observable) [][]socbot.IndicatorMatch {
-	q := m.newQuery(tenantID)
+	var q query
+	m.initQuery(&q, tenantID)
 	q.batch = true
 	q.outs = make([][]socbot.IndicatorMatch, len(obs))
 	q.pending = make([]pendingProbe, 0, len(obs)*3)
@@ -467,7 +471,18 @@ func (q *query) hit(ix *Index, r int32, key, observed, why string) {
 			return
 		}
 	}
-	id := "indicator--" + uuid.UUID(x.id).String()
+	var idb [47]byte
+	copy(idb[:], "indicator--")
+	hex.Encode(idb[11:19], x.id[0:4])
+	idb[19] = '-'
+	hex.Encode(idb[20:24], x.id[4:6])
+	idb[24] = '-'
+	hex.Encode(idb[25:29], x.id[6:8])
+	idb[29] = '-'
+	hex.Encode(idb[30:34], x.id[8:10])
+	idb[34] = '-'
+	hex.Encode(idb[35:47], x.id[10:16])
+	id := string(idb[:])
 	if key == "" {
 		key = string(ix.value(r))
 	}
