@@ -1,8 +1,8 @@
 package intel
 
 import (
-	"encoding/hex"
 	"encoding/binary"
+	"encoding/hex"
 	"math"
 	"net/netip"
 	"strings"
