@@ -152,7 +152,7 @@ func (g *Generator) Next(now time.Time) (format, id string, record []byte) {
 
 // Record writes one alert about story s in the given format.
 func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
-	r := rules[g.rng.IntN(len(rules))]
+	r := g.rule()
 	ts := now.Format(time.RFC3339Nano)
 	var v any
 	switch format {
@@ -243,6 +243,35 @@ func (g *Generator) Record(format, id string, s Story, now time.Time) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// severityWeight makes the mix look like a SOC's: mostly medium and low, few criticals.
+var severityWeight = map[string]int{"info": 6, "low": 22, "medium": 40, "high": 26, "critical": 6}
+
+// rule picks a rule with its severity's weight, each rule of a severity equally likely.
+func (g *Generator) rule() Rule {
+	total := 0
+	for _, r := range rules {
+		total += severityWeight[r.Severity] * 100 / countSeverity(r.Severity)
+	}
+	x := g.rng.IntN(total)
+	for _, r := range rules {
+		x -= severityWeight[r.Severity] * 100 / countSeverity(r.Severity)
+		if x < 0 {
+			return r
+		}
+	}
+	return rules[len(rules)-1]
+}
+
+func countSeverity(sev string) int {
+	n := 0
+	for _, r := range rules {
+		if r.Severity == sev {
+			n++
+		}
+	}
+	return n
 }
 
 func sevScore(s string) int {

@@ -393,7 +393,7 @@ func (w *work) join(cfg *tenantConfig, st *tenantState, id int64, a *socbot.Aler
 	}
 	inc.Confidence = max(inc.Confidence, a.Confidence)
 	if a.Status != socbot.AlertDuplicate {
-		inc.Reasons = unionCap(inc.Reasons, a.Reasons, 20)
+		inc.Reasons = unionCap(inc.Reasons, incidentReasons(a.Reasons), 20)
 	}
 	inc.Tactics = unionCap(inc.Tactics, a.Tactics, 50)
 	inc.Techniques = unionCap(inc.Techniques, a.Techniques, 100)
@@ -421,6 +421,19 @@ func (w *work) join(cfg *tenantConfig, st *tenantState, id int64, a *socbot.Aler
 	if len(w.added[id]) < 3 {
 		w.added[id] = append(w.added[id], a.Title)
 	}
+}
+
+// incidentReasons are the alert reasons worth repeating on its incident: the facts found (assets,
+// indicator hits, severity), not each alert's own arithmetic (its score and source reliability).
+func incidentReasons(reasons []string) []string {
+	out := make([]string, 0, len(reasons))
+	for _, r := range reasons {
+		if strings.HasPrefix(r, "risk score ") || strings.HasPrefix(r, "source reliability ") {
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func maxTime(a, b time.Time) time.Time {
@@ -464,7 +477,7 @@ func (w *work) create(cfg *tenantConfig, st *tenantState, a *socbot.Alert) (int6
 		TenantID: a.TenantID, Title: title, Priority: a.Priority, Status: socbot.StatusNew, Category: category,
 		Confidence: a.Confidence, FirstSeen: t, LastSeen: t, CreatedAt: w.now, UpdatedAt: w.now,
 		Tactics: append([]string(nil), a.Tactics...), Techniques: append([]string(nil), a.Techniques...),
-		Reasons: append([]string(nil), a.Reasons...), Entities: entities(a, cfg.exclude),
+		Reasons: incidentReasons(a.Reasons), Entities: entities(a, cfg.exclude),
 	}
 	sla := cfg.tenant.Settings.SLAFor(inc.Priority)
 	ack, res := w.now.Add(time.Duration(sla.Acknowledge)), w.now.Add(time.Duration(sla.Resolve))
