@@ -26,20 +26,18 @@ import (
 // (--config, SOCBOT_CONFIG, or socbot.yaml in the data directory), SOCBOT_* environment variables
 // (SOCBOT_LISTEN, SOCBOT_DB, SOCBOT_SMTP_HOST, ...) and command-line flags.
 type Config struct {
-	Data          string                       `koanf:"data"`
-	Listen        string                       `koanf:"listen"`
-	DB            string                       `koanf:"db"`
-	NATS          string                       `koanf:"nats"`
-	Bots          []string                     `koanf:"bots"`
-	Partitions    int                          `koanf:"partitions"`
-	ConsoleURL    string                       `koanf:"console_url"`
-	MaxBodyBytes  int64                        `koanf:"max_body_bytes"`
-	BusMaxBytes   int64                        `koanf:"bus_max_bytes"`
-	SMTP          notify.SMTPConfig            `koanf:"smtp"`
-	Mappings      map[string]normalize.Mapping `koanf:"mappings"`
-	TriageWorkers int                          `koanf:"triage_workers"`
+	Data         string                       `koanf:"data"`
+	Listen       string                       `koanf:"listen"`
+	DB           string                       `koanf:"db"`
+	NATS         string                       `koanf:"nats"`
+	Bots         []string                     `koanf:"bots"`
+	Partitions   int                          `koanf:"partitions"`
+	ConsoleURL   string                       `koanf:"console_url"`
+	MaxBodyBytes int64                        `koanf:"max_body_bytes"`
+	BusMaxBytes  int64                        `koanf:"bus_max_bytes"`
+	SMTP         notify.SMTPConfig            `koanf:"smtp"`
+	Mappings     map[string]normalize.Mapping `koanf:"mappings"`
 }
-
 
 // storeFlags are the flags of every command that opens the database directly.
 type storeFlags struct {
