@@ -212,11 +212,8 @@ func NormalizeWith(n Normalizer, rec []byte, now time.Time) (alerts []socbot.Ale
 	if err != nil {
 		return nil, &socbot.Error{Op: "normalize", Kind: socbot.KindInvalid, Msg: "malformed JSON", Err: err}
 	}
-	if v.Type() != fastjson.TypeObject {
-		if v.Type() != fastjson.TypeArray {
-			return nil, &socbot.Error{Op: "normalize", Kind: socbot.KindInvalid,
-				Msg: fmt.Sprintf("a record must be a JSON object, not a %s", v.Type())}
-		}
+	if t := v.Type(); t != fastjson.TypeObject && t != fastjson.TypeArray {
+		return nil, &socbot.Error{Op: "normalize", Kind: socbot.KindInvalid, Msg: fmt.Sprintf("a record must be a JSON object, not a %s", t)}
 	}
 	raw := make([]byte, len(rec))
 	copy(raw, rec)
