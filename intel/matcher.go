@@ -241,8 +241,15 @@ func (m *Matcher) MatchBatch(tenantID string, obs []socbot.Observable) [][]socbo
 			}
 		}
 		var sink uint64
+		slot := make([]uint64, len(keep))
 		for i := range keep {
-			sink += base.slots[keep[i].h&base.mask]
+			slot[i] = base.slots[keep[i].h&base.mask]
+		}
+		// pass 3: the records of first slots whose tag matches
+		for i, s := range slot {
+			if s != 0 && s>>32 == keep[i].h>>32 {
+				sink += uint64(base.recs[int32(uint32(s))-1].hlo)
+			}
 		}
 		q.sinkHole = sink
 		q.pending = keep
@@ -348,7 +355,10 @@ func (q *query) domain(v, observed, why, whySub string) {
 
 func (q *query) url(v string) {
 	v = strings.TrimSpace(v)
-	n := ioc.NormalizeURL(v)
+	n := v
+	if !ioc.IsNormalURL(v) {
+		n = ioc.NormalizeURL(v)
+	}
 	q.exact(kURL, n, v, "exact")
 	host := ioc.URLHost(n)
 	if host == "" {

@@ -64,6 +64,18 @@ func FuzzExtract(f *testing.F) {
 	})
 }
 
+// FuzzNormalURL checks that IsNormalURL never claims a URL is normal when NormalizeURL changes it.
+func FuzzNormalURL(f *testing.F) {
+	for _, s := range []string{"http://a.com/", "HTTP://A.com", "http://a.com:80/", "https://x.y/a?b#c", "http://[::1]/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		if IsNormalURL(u) && NormalizeURL(u) != u {
+			t.Fatalf("IsNormalURL(%q) but NormalizeURL gives %q", u, NormalizeURL(u))
+		}
+	})
+}
+
 // FuzzClassify checks Classify and Normalize never panic and are idempotent.
 func FuzzClassify(f *testing.F) {
 	for _, s := range []string{"1.2.3.4", "evil[.]com", "hxxp://a.b/c", "2001:db8::/32", "a@b.com", "CVE-2020-1234"} {

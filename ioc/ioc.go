@@ -48,8 +48,9 @@ type IOC struct {
 
 // Options tune the extractor. The zero value is the default.
 type Options struct {
-	// NoURLHosts stops the extractor from also reporting the host (domain or IP) of each URL and e-mail
-	// address it finds. By default the host is reported as its own indicator too.
+	// NoURLHosts stops the extractor from also reporting the host (domain or IP) of each URL it finds.
+	// By default the host is reported as its own indicator too. (The domain of an e-mail address is
+	// not reported: it is as often a mail provider as the attacker's.)
 	NoURLHosts bool
 	// Types, when not empty, restricts the output to these types.
 	Types []Type

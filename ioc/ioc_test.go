@@ -167,6 +167,12 @@ func TestNormalizeURL(t *testing.T) {
 		if g := NormalizeURL(in); g != want {
 			t.Errorf("NormalizeURL(%q) = %q, want %q", in, g, want)
 		}
+		if IsNormalURL(in) && in != want {
+			t.Errorf("IsNormalURL(%q) but it normalises to %q", in, want)
+		}
+		if !IsNormalURL(want) && !strings.ContainsAny(want, "@[") {
+			t.Errorf("IsNormalURL(%q) is false for a simple normalised URL", want)
+		}
 	}
 }
 

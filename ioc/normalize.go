@@ -61,6 +61,44 @@ func NormalizeURL(u string) string {
 	return b.String()
 }
 
+// IsNormalURL reports, without allocating, whether u is already in NormalizeURL's form (lower-case
+// scheme and host, no fragment, no default port, a path); NormalizeURL(u) == u when it is true.
+func IsNormalURL(u string) bool {
+	k := strings.Index(u, "://")
+	if k <= 0 {
+		return false
+	}
+	for i := 0; i < k; i++ {
+		if c := u[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return false
+		}
+	}
+	rest := u[k+3:]
+	slash := strings.IndexByte(rest, '/')
+	if slash < 0 || strings.IndexByte(rest, '#') >= 0 {
+		return false
+	}
+	auth := rest[:slash]
+	if q := strings.IndexByte(auth, '?'); q >= 0 {
+		return false
+	}
+	for i := 0; i < len(auth); i++ {
+		if c := auth[i]; c >= 'A' && c <= 'Z' || c == '@' || c == '[' || c >= 0x80 {
+			return false
+		}
+	}
+	host := auth
+	if c := strings.LastIndexByte(auth, ':'); c >= 0 {
+		host = auth[:c]
+		port := auth[c+1:]
+		scheme := u[:k]
+		if port == "" || scheme == "http" && port == "80" || scheme == "https" && port == "443" || scheme == "ftp" && port == "21" {
+			return false
+		}
+	}
+	return host != "" && !strings.HasSuffix(host, ".")
+}
+
 // URLHost returns the host of a URL (without port or brackets), or "".
 func URLHost(u string) string {
 	k := strings.Index(u, "://")
