@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/nats-io/nats-server/v2/server"
 	"io"
 	"log/slog"
 	"reflect"
@@ -217,5 +218,74 @@ func TestSplitLargeBatch(t *testing.T) {
 	huge[0].Raw = bytes.Repeat([]byte("x"), 100<<10)
 	if err := b.Submit(ctx, "t", huge); !socbot.IsKind(err, socbot.KindTooLarge) {
 		t.Fatalf("an alert over the message limit: got %v, want too_large", err)
+	}
+}
+
+// Two nodes on one NATS cluster: each partition is owned by one of them at a time, so a tenant's
+// alerts are never split between nodes.
+func TestPartitionsPinnedAcrossNodes(t *testing.T) {
+	ns, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server did not start")
+	}
+	defer ns.Shutdown()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var nodes []*Bus
+	var seen [2]*collector
+	for i := 0; i < 2; i++ {
+		b, err := Open(ctx, Config{URL: ns.ClientURL(), Partitions: 4, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer b.Close()
+		nodes = append(nodes, b)
+		seen[i] = &collector{got: make(chan struct{}, 1)}
+		go b.ConsumeAlerts(ctx, ConsumeOptions{Name: "pin", MaxMessages: 1}, seen[i].handle)
+	}
+	time.Sleep(300 * time.Millisecond)
+	tenants := []string{"t-a", "t-b", "t-c", "t-d", "t-e", "t-f", "t-g", "t-h"}
+	for round := 0; round < 5; round++ {
+		for _, tn := range tenants {
+			batch := sample(3)
+			for j := range batch {
+				batch[j].UID = fmt.Sprintf("%s-%d-%d", tn, round, j)
+			}
+			if err := nodes[round%2].Submit(ctx, tn, batch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // let both nodes pull between rounds
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		seen[0].mu.Lock()
+		seen[1].mu.Lock()
+		n := len(seen[0].seen) + len(seen[1].seen)
+		seen[1].mu.Unlock()
+		seen[0].mu.Unlock()
+		if n == 5*len(tenants)*3 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	owner := map[string]int{}
+	for i, c := range seen {
+		c.mu.Lock()
+		for _, uid := range c.seen {
+			tn := uid[:3]
+			if o, ok := owner[tn]; ok && o != i {
+				t.Fatalf("tenant %s was handled by both nodes", tn)
+			}
+			owner[tn] = i
+		}
+		c.mu.Unlock()
+	}
+	if len(owner) != len(tenants) {
+		t.Fatalf("only %d of %d tenants' alerts consumed", len(owner), len(tenants))
 	}
 }

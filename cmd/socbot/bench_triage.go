@@ -296,3 +296,5 @@ func round(v float64, digits int) float64 {
 	}
 	return float64(int64(v*p+0.5)) / p
 }
+
+func httpClient() *http.Client { return &http.Client{Timeout: time.Minute} }
