@@ -1,6 +1,7 @@
 package normalize
 
 import (
+	"bytes"
 	"strings"
 
 	"github.com/valyala/fastjson"
@@ -295,6 +296,9 @@ func itoa(i int) string {
 	return string(b[n:])
 }
 
+// The span helpers below walk bytes that NormalizeWith has already validated, so they only match
+// brackets and quotes instead of checking the grammar again.
+
 // memberRaw returns the bytes of the value of key in the JSON object b, or nil.
 func memberRaw(b []byte, key string) []byte {
 	i := skipWS(b, 0)
@@ -303,20 +307,14 @@ func memberRaw(b []byte, key string) []byte {
 	}
 	i = skipWS(b, i+1)
 	for i < len(b) && b[i] == '"' {
-		kend, err := scanString(b, i)
-		if err != nil {
-			return nil
-		}
-		k := b[i+1 : kend-1]
+		kend := skipString(b, i)
+		k := b[i+1 : max(i+1, kend-1)]
 		i = skipWS(b, kend)
 		if i >= len(b) || b[i] != ':' {
 			return nil
 		}
 		i = skipWS(b, i+1)
-		vend, err := scanValue(b, i)
-		if err != nil {
-			return nil
-		}
+		vend := skipValue(b, i)
 		if string(k) == key {
 			return b[i:vend]
 		}
@@ -327,6 +325,58 @@ func memberRaw(b []byte, key string) []byte {
 		i = skipWS(b, i+1)
 	}
 	return nil
+}
+
+// skipString returns the offset after the string starting at b[i] == '"'.
+func skipString(b []byte, i int) int {
+	i++
+	for {
+		j := bytes.IndexByte(b[i:], '"')
+		if j < 0 {
+			return len(b)
+		}
+		end := i + j
+		n := 0
+		for k := end - 1; k >= i && b[k] == '\\'; k-- {
+			n++
+		}
+		i = end + 1
+		if n%2 == 0 {
+			return i
+		}
+	}
+}
+
+// skipValue returns the offset after the (valid) JSON value starting at b[i].
+func skipValue(b []byte, i int) int {
+	depth := 0
+	for i < len(b) {
+		switch b[i] {
+		case '"':
+			i = skipString(b, i)
+			if depth == 0 {
+				return i
+			}
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			depth--
+			i++
+			if depth <= 0 {
+				return i
+			}
+		default:
+			if depth == 0 { // a scalar: up to the next delimiter
+				for i < len(b) && b[i] != ',' && b[i] != '}' && b[i] != ']' && b[i] != ' ' && b[i] != '\t' && b[i] != '\n' && b[i] != '\r' {
+					i++
+				}
+				return i
+			}
+			i++
+		}
+	}
+	return i
 }
 
 // arrayIter walks the elements of the JSON array in b; next returns nil once b is exhausted or broken.
@@ -359,11 +409,11 @@ func (it *arrayIter) next() []byte {
 		it.i++
 	}
 	start := skipWS(b, it.i)
-	end, err := scanValue(b, start)
-	if err != nil {
+	if start >= len(b) || b[start] == ']' {
 		it.dead = true
 		return nil
 	}
+	end := skipValue(b, start)
 	it.i = end
 	return b[start:end]
 }

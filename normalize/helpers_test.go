@@ -289,3 +289,27 @@ func TestCapText(t *testing.T) {
 		t.Errorf("fallback title %q", a.Title)
 	}
 }
+
+func TestSkipValueMatchesScanValue(t *testing.T) {
+	for _, s := range []string{
+		`"plain"`, `"esc \" quote"`, `"backslash \\"`, `"two \\\\"`, `"\\\" mixed"`, `{"a":"}","b":["]",{"c":"\\"}]}`,
+		`[1, -2.5e3, true, false, null, "x"]`, `123`, `-0.5`, `true`, `{"k":{}}, {"next":1}`, `[[],[[]]] trailing`,
+	} {
+		b := []byte(s)
+		want, err := scanValue(b, 0)
+		if err != nil {
+			t.Fatalf("%s: %s", s, err.msg)
+		}
+		if got := skipValue(b, 0); got != want {
+			t.Errorf("skipValue(%s) = %d, want %d", s, got, want)
+		}
+	}
+	rec := []byte(`{"a\"b":1, "value" : [ {"x":"]\\"} , {"y":[1,2]} ], "z":"value"}`)
+	if got := string(memberRaw(rec, "value")); got != `[ {"x":"]\\"} , {"y":[1,2]} ]` {
+		t.Errorf("memberRaw = %s", got)
+	}
+	it := arrayIter{b: memberRaw(rec, "value")}
+	if a, b, c := string(it.next()), string(it.next()), it.next(); a != `{"x":"]\\"}` || b != `{"y":[1,2]}` || c != nil {
+		t.Errorf("arrayIter gave %s, %s, %s", a, b, c)
+	}
+}
