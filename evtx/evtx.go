@@ -95,17 +95,30 @@ const maxRecordWork = 1 << 16
 
 // NewReader checks the file header and returns a reader.
 func NewReader(r io.ReaderAt, size int64) (*Reader, error) {
+	rd := &Reader{buf: make([]byte, chunkSize)}
+	if err := rd.Reset(r, size); err != nil {
+		return nil, err
+	}
+	return rd, nil
+}
+
+// Reset points the reader at another file, keeping its buffers (no allocation per file).
+func (rd *Reader) Reset(r io.ReaderAt, size int64) error {
 	var hdr [8]byte
 	if size < fileHeaderSize {
-		return nil, socbot.E("evtx.NewReader", socbot.KindUnsupported, ErrNotEVTX)
+		return socbot.E("evtx.NewReader", socbot.KindUnsupported, ErrNotEVTX)
 	}
 	if _, err := r.ReadAt(hdr[:], 0); err != nil {
-		return nil, socbot.E("evtx.NewReader", err)
+		return socbot.E("evtx.NewReader", err)
 	}
 	if string(hdr[:]) != "ElfFile\x00" {
-		return nil, socbot.E("evtx.NewReader", socbot.KindUnsupported, ErrNotEVTX)
+		return socbot.E("evtx.NewReader", socbot.KindUnsupported, ErrNotEVTX)
 	}
-	return &Reader{r: r, size: size, buf: make([]byte, chunkSize)}, nil
+	rd.r, rd.size, rd.Stats = r, size, Stats{}
+	if rd.buf == nil {
+		rd.buf = make([]byte, chunkSize)
+	}
+	return nil
 }
 
 // Open opens an EVTX file. Close the returned file when done.

@@ -214,3 +214,7 @@ func extractObservables(m *sigma.Matcher) []socbot.Observable {
 	}
 	return a.Observables
 }
+
+// RenderEVTXJSON renders an EVTX record as the JSON the monitor emits for it
+// ({"Event":{"System":{...},"EventData":{...}}}); the JSON decoder reads it back with the same fields.
+func RenderEVTXJSON(r *evtx.Record) []byte { return renderEVTX(r) }

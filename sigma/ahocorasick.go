@@ -1,5 +1,7 @@
 package sigma
 
+import "sort"
+
 // acKind says where in the value a pattern must sit.
 type acKind uint8
 
@@ -10,15 +12,35 @@ const (
 	litExact
 )
 
-// automaton is a dense Aho-Corasick DFA over ASCII-case-folded byte classes. Every pattern of every
+// automaton is an Aho-Corasick matcher over ASCII-case-folded byte classes. Every pattern of every
 // rule on one field of one bucket is folded into one automaton, so a value is scanned once.
+//
+// The root and its children keep full transition rows (resolved through failure links); deeper
+// states keep only their own edges, sorted, and fall back through failure links. This keeps the
+// memory of automata with tens of thousands of states (command lines) in the cache: a full table
+// would need states x classes x 4 bytes, tens of megabytes.
 type automaton struct {
-	cls      [256]uint8
-	nclass   int
-	trans    []int32 // state*nclass + class -> state
-	outStart []int32 // per state, range into outs (len states+1)
-	outs     []acOut
-	minLen   int // shortest pattern; values shorter than it cannot hit anything
+	cls    [256]uint8
+	nclass int
+	states []acState
+	dense  []int32 // rows of nclass transitions for states 0..nDense-1 (the root and its children)
+	nDense int32
+	edgeC  []uint8 // edges of deep states: class ...
+	edgeT  []int32 // ... and target
+	// Targets in dense and edgeT are encoded as state<<1 | 1 when the state has outputs.
+	outs   []acOut
+	minLen int // shortest pattern; values shorter than it cannot hit anything
+}
+
+// denseBudget bounds the bytes of full transition rows per automaton.
+const denseBudget = 192 << 10
+
+type acState struct {
+	edgeStart int32
+	edgeEnd   int32
+	fail      int32
+	outStart  int32
+	outEnd    int32
 }
 
 type acOut struct {
@@ -74,84 +96,176 @@ func buildAutomaton(pats []acPattern) *automaton {
 		a.cls[c] = a.cls[c+32]
 	}
 	a.nclass = n
-	// trie built directly in the dense table: trans[s*n+c] = child (0 = none yet)
+	// trie with sorted edge lists
+	type tnode struct {
+		edges []tedge
+		outs  []acOut
+		depth int
+	}
+	nodes := []tnode{{}}
+	child := func(s int, c uint8) int {
+		for _, e := range nodes[s].edges {
+			if e.c == c {
+				return int(e.to)
+			}
+		}
+		return -1
+	}
 	a.minLen = 1 << 30
-	trans := make([]int32, n, n*64)
-	var nodeOuts [][]acOut
-	nodeOuts = append(nodeOuts, nil)
 	for _, p := range pats {
 		if len(p.text) < a.minLen {
 			a.minLen = len(p.text)
 		}
-		s := int32(0)
+		s := 0
 		for i := 0; i < len(p.text); i++ {
-			c := int(a.cls[p.text[i]])
-			nx := trans[int(s)*n+c]
-			if nx == 0 {
-				nx = int32(len(nodeOuts))
-				nodeOuts = append(nodeOuts, nil)
-				trans = append(trans, make([]int32, n)...)
-				trans[int(s)*n+c] = nx
+			c := a.cls[p.text[i]]
+			nx := child(s, c)
+			if nx < 0 {
+				nx = len(nodes)
+				nodes = append(nodes, tnode{depth: nodes[s].depth + 1})
+				nodes[s].edges = append(nodes[s].edges, tedge{c, int32(nx)})
 			}
 			s = nx
 		}
-		nodeOuts[s] = append(nodeOuts[s], acOut{lit: p.lit, n: int32(len(p.text)), kind: p.kind})
+		nodes[s].outs = append(nodes[s].outs, acOut{lit: p.lit, n: int32(len(p.text)), kind: p.kind})
 	}
 	if len(pats) == 0 {
 		a.minLen = 0
 	}
-	ns := len(nodeOuts)
+	ns := len(nodes)
 	fail := make([]int32, ns)
 	outs := make([][]acOut, ns)
-	queue := make([]int32, 0, ns)
-	outs[0] = nodeOuts[0]
-	for c := 0; c < n; c++ {
-		if nx := trans[c]; nx != 0 {
-			fail[nx] = 0
-			queue = append(queue, nx)
-		}
-	}
-	for qi := 0; qi < len(queue); qi++ {
-		s := queue[qi]
-		if len(nodeOuts[s]) == 0 {
-			outs[s] = outs[fail[s]]
-		} else {
-			outs[s] = append(append([]acOut(nil), nodeOuts[s]...), outs[fail[s]]...)
-		}
-		row := int(s) * n
-		frow := int(fail[s]) * n
-		for c := 0; c < n; c++ {
-			if nx := trans[row+c]; nx != 0 {
-				fail[nx] = trans[frow+c]
-				queue = append(queue, nx)
-			} else {
-				trans[row+c] = trans[frow+c]
+	// BFS order, computing failure links and merged outputs
+	order := make([]int, 0, ns)
+	order = append(order, 0)
+	outs[0] = nodes[0].outs
+	for qi := 0; qi < len(order); qi++ {
+		s := order[qi]
+		for _, e := range nodes[s].edges {
+			t := int(e.to)
+			if s != 0 {
+				f := int(fail[s])
+				for {
+					if nx := child(f, e.c); nx >= 0 {
+						fail[t] = int32(nx)
+						break
+					}
+					if f == 0 {
+						fail[t] = 0
+						break
+					}
+					f = int(fail[f])
+				}
 			}
+			if len(nodes[t].outs) == 0 {
+				outs[t] = outs[fail[t]]
+			} else {
+				outs[t] = append(append([]acOut(nil), nodes[t].outs...), outs[fail[t]]...)
+			}
+			order = append(order, t)
 		}
 	}
-	a.trans = trans
-	a.outStart = make([]int32, ns+1)
-	for s := 0; s < ns; s++ {
-		a.outStart[s] = int32(len(a.outs))
-		a.outs = append(a.outs, outs[s]...)
+	a.states = make([]acState, ns)
+	var perm []int32               // old id -> new id, set below
+	enc := func(old int32) int32 { // encoded new id of an old state
+		if len(outs[old]) > 0 {
+			return perm[old]<<1 | 1
+		}
+		return perm[old] << 1
 	}
-	a.outStart[ns] = int32(len(a.outs))
+	// transition resolving failure links (used for the dense rows)
+	delta := func(s int, c uint8) int32 {
+		for {
+			if nx := child(s, c); nx >= 0 {
+				return int32(nx)
+			}
+			if s == 0 {
+				return 0
+			}
+			s = int(fail[s])
+		}
+	}
+	// BFS order puts the root and its children first: they get the dense rows.
+	perm = make([]int32, ns)
+	for i, s := range order {
+		perm[s] = int32(i)
+	}
+	// The root and its children always get full rows; then more states in BFS order (the ones the
+	// scan visits most) while the rows fit in denseBudget bytes.
+	a.nDense = int32(1 + len(nodes[0].edges))
+	if fit := int32(denseBudget / (4 * n)); fit > a.nDense {
+		a.nDense = min(fit, int32(ns))
+	}
+	a.dense = make([]int32, int(a.nDense)*n)
+	for ni, s := range order {
+		st := &a.states[ni]
+		st.fail = perm[fail[s]]
+		st.outStart = int32(len(a.outs))
+		a.outs = append(a.outs, outs[s]...)
+		st.outEnd = int32(len(a.outs))
+		if int32(ni) < a.nDense {
+			for c := 0; c < n; c++ {
+				a.dense[ni*n+c] = enc(delta(s, uint8(c)))
+			}
+			continue
+		}
+		edges := nodes[s].edges
+		sort.Slice(edges, func(i, j int) bool { return edges[i].c < edges[j].c })
+		st.edgeStart = int32(len(a.edgeC))
+		for _, e := range edges {
+			a.edgeC = append(a.edgeC, e.c)
+			a.edgeT = append(a.edgeT, enc(e.to))
+		}
+		st.edgeEnd = int32(len(a.edgeC))
+	}
 	return a
 }
 
-// scan runs the automaton over v and calls hit for every literal whose position constraint holds.
+type tedge struct {
+	c  uint8
+	to int32
+}
+
+// next returns the encoded target of state s on class c: own edges, else the failure chain down
+// to a dense row.
+func (a *automaton) next(s int32, c uint8) int32 {
+	for s >= a.nDense {
+		st := &a.states[s]
+		for j := st.edgeStart; j < st.edgeEnd; j++ {
+			x := a.edgeC[j]
+			if x == c {
+				return a.edgeT[j]
+			}
+			if x > c {
+				break
+			}
+		}
+		s = st.fail
+	}
+	return a.dense[int(s)*a.nclass+int(c)]
+}
+
+// scan runs the automaton over v and calls onFire for every literal whose position constraint
+// holds (once per event, tracked by fired/gen).
 func (a *automaton) scan(v string, fired []uint32, gen uint32, onFire func(lit int32)) {
 	if len(v) < a.minLen {
 		return
 	}
-	n := a.nclass
-	trans, cls, starts, outs := a.trans, &a.cls, a.outStart, a.outs
-	s := int32(0)
+	cls, outs, dense, n, nd := &a.cls, a.outs, a.dense, a.nclass, a.nDense
+	e := int32(0)
 	last := len(v) - 1
 	for i := 0; i < len(v); i++ {
-		s = trans[int(s)*n+int(cls[v[i]])]
-		lo, hi := starts[s], starts[s+1]
-		for ; lo < hi; lo++ {
+		c := cls[v[i]]
+		if s := e >> 1; s < nd {
+			e = dense[int(s)*n+int(c)]
+		} else {
+			e = a.next(s, c)
+		}
+		if e&1 == 0 {
+			continue
+		}
+		st := &a.states[e>>1]
+		for lo := st.outStart; lo < st.outEnd; lo++ {
 			o := &outs[lo]
 			switch o.kind {
 			case litPrefix:

@@ -30,11 +30,15 @@ type Engine struct {
 
 // bucket is the compiled form of every rule that applies to one set of events.
 type bucket struct {
-	key      bucketKey
-	rules    []*brule
-	autos    []fieldAuto
-	litRules [][]int32 // literal -> rules (indexes) for which it is a trigger
-	always   []int32   // rules without a trigger literal: evaluated for every event
+	key   bucketKey
+	rules []*brule
+	autos []fieldAuto
+	// With keyword rules in the bucket, every value of an event is scanned exactly once: by its
+	// field's automaton (which then also holds the keyword patterns) or by the keyword automaton.
+	kwAuto   *automaton
+	autoFor  []*automaton // by field id (len = fields at build time); nil: keyword automaton
+	litRules [][]int32    // literal -> rules (indexes) for which it is a trigger
+	always   []int32      // rules without a trigger literal: evaluated for every event
 	nlits    int
 }
 
@@ -412,8 +416,23 @@ func (bb *bucketBuilder) finish() {
 		fids = append(fids, f)
 	}
 	sort.Slice(fids, func(i, j int) bool { return fids[i] < fids[j] })
+	kw := bb.pats[kwFid]
 	for _, f := range fids {
-		b.autos = append(b.autos, fieldAuto{fid: f, a: buildAutomaton(bb.pats[f])})
+		pats := bb.pats[f]
+		if f != kwFid && len(kw) > 0 {
+			pats = append(append([]acPattern(nil), pats...), kw...)
+		}
+		b.autos = append(b.autos, fieldAuto{fid: f, a: buildAutomaton(pats)})
+	}
+	if len(kw) > 0 {
+		b.autoFor = make([]*automaton, len(bb.e.fieldNames))
+		for _, fa := range b.autos {
+			if fa.fid == kwFid {
+				b.kwAuto = fa.a
+			} else {
+				b.autoFor[fa.fid] = fa.a
+			}
+		}
 	}
 }
 
@@ -436,7 +455,7 @@ func (e *Engine) Stats() EngineStats {
 		s.AlwaysRules += len(b.always)
 		s.TriggerRules += len(b.rules) - len(b.always)
 		for _, a := range b.autos {
-			s.States += len(a.a.outStart) - 1
+			s.States += len(a.a.states)
 		}
 	}
 	return s

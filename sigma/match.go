@@ -187,11 +187,16 @@ func (m *Matcher) Match() []Detection {
 		m.gen = 1
 	}
 	m.cand = m.cand[:0]
-	for i := range b.autos {
-		fa := &b.autos[i]
-		for v := m.head(fa.fid); v >= 0; v = m.step(fa.fid, v) {
-			fa.a.scan(m.vals[v], m.fired, m.gen, m.onFire)
+	if b.kwAuto != nil {
+		for i, v := range m.vals {
+			a := b.kwAuto
+			if f := m.fids[i]; f >= 0 && int(f) < len(b.autoFor) && b.autoFor[f] != nil {
+				a = b.autoFor[f]
+			}
+			a.scan(v, m.fired, m.gen, m.onFire)
 		}
+	} else {
+		m.scanFields(b)
 	}
 	if len(m.cand) > 1 {
 		sortInt32(m.cand)
@@ -331,7 +336,7 @@ func (m *Matcher) val(fid int32, c *cval) bool {
 		case vGlob:
 			res = globMatch(c.glob, v, c.lkind == 0)
 		case vRegex:
-			res = c.re.MatchString(v)
+			res = len(v) >= c.minLen && (c.need == "" || strings.Contains(v, c.need)) && c.re.MatchString(v)
 		case vCIDR:
 			if a, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil {
 				a = a.Unmap()
@@ -376,4 +381,15 @@ func parseNum(s string) (float64, bool) {
 		return float64(i), true
 	}
 	return 0, false
+}
+
+// scanFields runs each field automaton over the values of its field.
+func (m *Matcher) scanFields(b *bucket) {
+	for i := range b.autos {
+		fa := &b.autos[i]
+
+		for v := m.head(fa.fid); v >= 0; v = m.step(fa.fid, v) {
+			fa.a.scan(m.vals[v], m.fired, m.gen, m.onFire)
+		}
+	}
 }

@@ -35,6 +35,8 @@ type irVal struct {
 	lkind   acKind
 	s       string // literal text (folded for vLit), raw for vCased, field name for vFieldRef
 	trigger string // folded literal that must occur for the test to be true ("" none)
+	need    string // short literal (exact case) a regex match must contain, checked before running it
+	minLen  int    // shortest value (bytes) a regex can match
 	glob    []globTok
 	re      *regexp.Regexp
 	nets    []netip.Prefix
@@ -387,17 +389,24 @@ func compileRegex(expr string, i, m, s bool) ([]irVal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("regular expression %q: %v", expr, err)
 	}
-	return []irVal{{kind: vRegex, re: re, trigger: regexLiteral(full)}}, nil
+	trig, need := regexLiteral(full)
+	minLen := 0
+	if p, err := syntax.Parse(full, syntax.Perl); err == nil {
+		minLen = regexMinLen(p.Simplify())
+	}
+	return []irVal{{kind: vRegex, re: re, trigger: trig, need: need, minLen: minLen}}, nil
 }
 
-// regexLiteral returns a literal that every match of the expression must contain, folded, or "".
-func regexLiteral(expr string) string {
+// regexLiteral returns a folded literal of at least 3 bytes that every match of the expression must
+// contain (a trigger for the automaton), or else a shorter literal that is not subject to case
+// folding, for a quick strings.Contains before the regular expression runs.
+func regexLiteral(expr string) (trigger, need string) {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	re = re.Simplify()
-	best := ""
+	best, bestNeed := "", ""
 	consider := func(r *syntax.Regexp) {
 		if r.Op != syntax.OpLiteral {
 			return
@@ -411,6 +420,11 @@ func regexLiteral(expr string) string {
 		if len(s) > len(best) {
 			best = s
 		}
+		if r.Flags&syntax.FoldCase == 0 || !hasLetter(s) {
+			if len(s) > len(bestNeed) {
+				bestNeed = s
+			}
+		}
 	}
 	switch re.Op {
 	case syntax.OpLiteral:
@@ -420,10 +434,57 @@ func regexLiteral(expr string) string {
 			consider(sub)
 		}
 	}
-	if len(best) < 3 {
-		return ""
+	if len(best) >= 3 {
+		return foldASCII(best), ""
 	}
-	return foldASCII(best)
+	return "", bestNeed
+}
+
+// regexMinLen is a lower bound on the bytes any match of re needs (every rune counts as one byte).
+func regexMinLen(re *syntax.Regexp) int {
+	switch re.Op {
+	case syntax.OpLiteral:
+		n := 0
+		for _, r := range re.Rune {
+			n += utf8.RuneLen(r)
+		}
+		if re.Flags&syntax.FoldCase != 0 {
+			n = len(re.Rune) // folded forms may be shorter in UTF-8
+		}
+		return n
+	case syntax.OpCharClass, syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+		return 1
+	case syntax.OpCapture:
+		return regexMinLen(re.Sub[0])
+	case syntax.OpPlus:
+		return regexMinLen(re.Sub[0])
+	case syntax.OpRepeat:
+		return re.Min * regexMinLen(re.Sub[0])
+	case syntax.OpConcat:
+		n := 0
+		for _, s := range re.Sub {
+			n += regexMinLen(s)
+		}
+		return n
+	case syntax.OpAlternate:
+		m := -1
+		for _, s := range re.Sub {
+			if x := regexMinLen(s); m < 0 || x < m {
+				m = x
+			}
+		}
+		return max(m, 0)
+	}
+	return 0 // star, quest, empty, anchors, boundaries
+}
+
+func hasLetter(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i] | 0x20; c >= 'a' && c <= 'z' {
+			return true
+		}
+	}
+	return false
 }
 
 // windashVariants replaces every dash or slash that starts a command-line flag with each of the

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"regexp/syntax"
 	"strings"
 	"testing"
 	"time"
@@ -453,4 +455,25 @@ func FuzzJSONEvent(f *testing.F) {
 			m.Match()
 		}
 	})
+}
+
+func TestRegexMinLen(t *testing.T) {
+	for _, tc := range []struct {
+		re   string
+		want int
+	}{
+		{`\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}`, 82}, {`abc`, 3}, {`a|bc`, 1}, {`x*`, 0}, {`(?i)ab+`, 2}, {`.{1000,}`, 1000}, {`^C:\\Users$`, 9}, {`é`, 2},
+	} {
+		p, _ := syntax.Parse(tc.re, syntax.Perl)
+		if got := regexMinLen(p.Simplify()); got != tc.want {
+			t.Errorf("%s: %d want %d", tc.re, got, tc.want)
+		}
+		// the bound must never reject a real match
+		re := regexp.MustCompile(tc.re)
+		for _, s := range []string{"abc", "a", "bc", " " + strings.Repeat("a", 64) + " " + strings.Repeat("b", 16), `C:\Users`, "é"} {
+			if re.MatchString(s) && len(s) < regexMinLen(p.Simplify()) {
+				t.Errorf("%s matches %q shorter than its bound", tc.re, s)
+			}
+		}
+	}
 }
