@@ -462,7 +462,7 @@ func TestRegexMinLen(t *testing.T) {
 		re   string
 		want int
 	}{
-		{`\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}`, 82}, {`abc`, 3}, {`a|bc`, 1}, {`x*`, 0}, {`(?i)ab+`, 2}, {`.{1000,}`, 1000}, {`^C:\\Users$`, 9}, {`é`, 2},
+		{`\s[a-fA-F0-9]{64}\s[a-fA-F0-9]{16}`, 82}, {`abc`, 3}, {`a|bc`, 1}, {`x*`, 0}, {`(?i)ab+`, 2}, {`.{1000,}`, 1000}, {`^C:\\Users$`, 8}, {`é`, 2},
 	} {
 		p, _ := syntax.Parse(tc.re, syntax.Perl)
 		if got := regexMinLen(p.Simplify()); got != tc.want {
