@@ -142,6 +142,7 @@ type Index struct {
 
 	seg4     []uint32 // segment starts (IPv4)
 	seg4rec  []int32
+	seg4dir  []uint32 // seg4dir[b] = first segment whose start is >= b<<16 (65537 entries when seg4 is not empty)
 	seg6hi   []uint64
 	seg6lo   []uint64
 	seg6rec  []int32
@@ -302,6 +303,16 @@ func (ix *Index) buildCIDR(items []cidrItem) {
 		}
 	}
 	ix.seg4, ix.seg4rec = ix.sweep4(v4)
+	if len(ix.seg4) > 0 {
+		ix.seg4dir = make([]uint32, 1<<16+1)
+		j := 0
+		for b := 0; b <= 1<<16; b++ {
+			for j < len(ix.seg4) && uint64(ix.seg4[j]) < uint64(b)<<16 {
+				j++
+			}
+			ix.seg4dir[b] = uint32(j)
+		}
+	}
 	ix.seg6hi, ix.seg6lo, ix.seg6rec = ix.sweep6(v6)
 }
 
@@ -471,7 +482,7 @@ func (ix *Index) Len() int { return len(ix.recs) }
 // MemoryBytes reports the index's own memory (tables, records, segments, tenant and meta tables)
 // and, separately, the arena that holds the values themselves.
 func (ix *Index) MemoryBytes() (structure, values int) {
-	structure = len(ix.slots)*8 + len(ix.filter)*8 + cap(ix.recs)*recSize + len(ix.seg4)*4 + len(ix.seg4rec)*4 +
+	structure = len(ix.slots)*8 + len(ix.filter)*8 + cap(ix.recs)*recSize + len(ix.seg4)*4 + len(ix.seg4rec)*4 + len(ix.seg4dir)*4 +
 		len(ix.seg6hi)*8 + len(ix.seg6lo)*8 + len(ix.seg6rec)*4
 	for _, m := range ix.metas {
 		structure += 48
@@ -533,12 +544,23 @@ func (ix *Index) recHash(r int32, class uint64) uint64 {
 
 // cidr4 returns the innermost prefix record covering a, or -1.
 func (ix *Index) cidr4(a uint32) int32 {
-	s := ix.seg4
-	i := sort.Search(len(s), func(i int) bool { return s[i] > a }) - 1
-	if i < 0 {
+	if len(ix.seg4) == 0 {
 		return -1
 	}
-	return ix.seg4rec[i]
+	// the /16 directory narrows the search to the segments starting in a's /16
+	lo, hi := int(ix.seg4dir[a>>16]), int(ix.seg4dir[a>>16+1])
+	for lo < hi { // first start > a
+		mid := int(uint(lo+hi) >> 1)
+		if ix.seg4[mid] > a {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	if lo == 0 {
+		return -1
+	}
+	return ix.seg4rec[lo-1]
 }
 
 func (ix *Index) cidr6(a u128) int32 {

@@ -171,8 +171,8 @@ func (m *Matcher) Stats() Stats {
 type query struct {
 	m      *Matcher
 	l      *layers
-	lv     []*Index // newest first; the base is last
-	lvBuf  [maxLevels + 2]*Index
+	lvs    [maxLevels + 2]*Index // newest first; the base is last
+	nlv    int
 	tenant string
 	now    uint32
 	out    []socbot.IndicatorMatch
@@ -203,16 +203,18 @@ func (m *Matcher) Match(tenantID string, typ socbot.ObservableType, value string
 	return q.out
 }
 
+// initQuery points q at the current levels, newest first (held in an array inside q, no slice into
+// itself, so that q stays on the caller's stack).
 func (m *Matcher) initQuery(q *query, tenantID string) {
 	l := m.state.Load()
 	q.m, q.l, q.tenant = m, l, tenantID
 	n := 0
-	for i := len(l.deltas) - 1; i >= 0 && n < len(q.lvBuf)-1; i-- {
-		q.lvBuf[n] = l.deltas[i]
+	for i := len(l.deltas) - 1; i >= 0 && n < len(q.lvs)-1; i-- {
+		q.lvs[n] = l.deltas[i]
 		n++
 	}
-	q.lvBuf[n] = l.base
-	q.lv = q.lvBuf[:n+1]
+	q.lvs[n] = l.base
+	q.nlv = n + 1
 }
 
 // MatchBatch looks up many observables of one tenant at once; the result's i-th element holds the hits
@@ -236,7 +238,7 @@ func (m *Matcher) MatchBatch(tenantID string, obs []socbot.Observable) [][]socbo
 		keep := q.pending[:0]
 		for _, p := range q.pending {
 			fb := filterBits(p.h)
-			if base.filter[(p.h>>20)&base.fmask]&fb == fb || len(q.lv) > 1 {
+			if base.filter[(p.h>>20)&base.fmask]&fb == fb || q.nlv > 1 {
 				keep = append(keep, p)
 			}
 		}
@@ -316,7 +318,8 @@ func (q *query) ip(v, observed, why, whyCIDR string) {
 	h := keyHash(kIP, key)
 	q.lookup(h, "", observed, why)
 	// CIDR containment, delta first
-	for li, ix := range q.lv {
+	for li := 0; li < q.nlv; li++ {
+		ix := q.lvs[li]
 		if ix.prefixes == 0 {
 			continue
 		}
@@ -364,9 +367,11 @@ func (q *query) url(v string) {
 	if host == "" {
 		return
 	}
-	if _, err := netip.ParseAddr(host); err == nil {
-		q.ip(host, v, "url_host", "url_host_cidr")
-		return
+	if c := host[0]; c >= '0' && c <= '9' || strings.IndexByte(host, ':') >= 0 {
+		if _, err := netip.ParseAddr(host); err == nil {
+			q.ip(host, v, "url_host", "url_host_cidr")
+			return
+		}
 	}
 	q.domain(host, v, "url_host", "url_host")
 }
@@ -382,8 +387,8 @@ func (q *query) lookup(h uint64, key, observed, why string) {
 		q.pending = append(q.pending, pendingProbe{h: h, key: key, observed: observed, why: why, obs: q.cur})
 		return
 	}
-	for li, ix := range q.lv {
-		if r := ix.probe(h); r >= 0 {
+	for li := 0; li < q.nlv; li++ {
+		if r := q.lvs[li].probe(h); r >= 0 {
 			q.chain(li, r, key, observed, why)
 		}
 	}
@@ -391,7 +396,7 @@ func (q *query) lookup(h uint64, key, observed, why string) {
 
 // chain reports every acceptable record of one key's tenant chain in level li.
 func (q *query) chain(li int, head int32, key, observed, why string) {
-	ix := q.lv[li]
+	ix := q.lvs[li]
 	t := q.tenantOf(ix)
 	for r := head; r >= 0; r = ix.recs[r].next {
 		x := &ix.recs[r]
@@ -410,7 +415,7 @@ func (q *query) chain(li int, head int32, key, observed, why string) {
 
 // shadowed reports whether a level newer than li holds a version of record r of level li.
 func (q *query) shadowed(li int, r int32) bool {
-	base := q.lv[li]
+	base := q.lvs[li]
 	x := &base.recs[r]
 	tn := base.tnames[x.tenant]
 	t := ioc.Types[x.typ]
@@ -426,7 +431,7 @@ func (q *query) shadowed(li int, r int32) bool {
 	} else {
 		h = base.recHash(r, class)
 	}
-	for _, d := range q.lv[:li] {
+	for _, d := range q.lvs[:li] {
 		dt, ok := d.tenants[tn]
 		if !ok {
 			continue
