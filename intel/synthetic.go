@@ -95,11 +95,17 @@ type Observation struct {
 // SyntheticQueries returns n lookups against entries: about half are values of the set (some as
 // subdomains of domain indicators and addresses inside CIDRs), half random values that are absent.
 func SyntheticQueries(entries []IndexEntry, n int, seed uint64) []Observation {
+	return SyntheticQueriesRatio(entries, n, seed, 0.5)
+}
+
+// SyntheticQueriesRatio is SyntheticQueries with the share of values taken from the set given (the
+// rest are random values, nearly all absent).
+func SyntheticQueriesRatio(entries []IndexEntry, n int, seed uint64, present float64) []Observation {
 	r := rand.New(rand.NewPCG(seed, seed^0xfeed))
 	out := make([]Observation, n)
 	for i := range out {
 		tenant := fmt.Sprintf("tenant-%02d", 1+r.IntN(20))
-		if r.IntN(2) == 0 && len(entries) > 0 {
+		if r.Float64() < present && len(entries) > 0 {
 			e := entries[r.IntN(len(entries))]
 			if e.TenantID != "" {
 				tenant = e.TenantID

@@ -22,12 +22,13 @@ import (
 )
 
 type benchIntelCmd struct {
-	Indicators int    `help:"Synthetic indicators in the match index." default:"5000000"`
-	Lookups    int    `help:"Lookups to time (one goroutine)." default:"5000000"`
-	FeedItems  int    `help:"Indicators per synthetic feed (STIX bundle and CSV) for the import figure." default:"300000"`
-	TextMB     int    `help:"Megabytes of synthetic advisory text for the extraction figure." default:"64"`
-	JSON       bool   `help:"Print the figures as one JSON object (the default prints them as JSON too, indented)."`
-	Seed       uint64 `help:"Random seed of the synthetic data." default:"1"`
+	Indicators int     `help:"Synthetic indicators in the match index." default:"5000000"`
+	Lookups    int     `help:"Lookups to time (one goroutine)." default:"5000000"`
+	Present    float64 `help:"Share of looked-up values taken from the indicator set (the rest are random, nearly all absent)." default:"0.5"`
+	FeedItems  int     `help:"Indicators per synthetic feed (STIX bundle and CSV) for the import figure." default:"300000"`
+	TextMB     int     `help:"Megabytes of synthetic advisory text for the extraction figure." default:"64"`
+	JSON       bool    `help:"Print the figures as one JSON object (the default prints them as JSON too, indented)."`
+	Seed       uint64  `help:"Random seed of the synthetic data." default:"1"`
 }
 
 func (c *benchIntelCmd) Help() string {
@@ -42,13 +43,13 @@ func (c *benchIntelCmd) Help() string {
 }
 
 func (c *benchIntelCmd) Run(g *Globals) error {
-	res := map[string]any{"indicators": c.Indicators, "gomaxprocs": runtime.GOMAXPROCS(0), "go": runtime.Version()}
+	res := map[string]any{"indicators": c.Indicators, "present_ratio": c.Present, "gomaxprocs": runtime.GOMAXPROCS(0), "go": runtime.Version()}
 	now := time.Now().UTC()
 
 	// --- match index
 	fmt.Fprintf(os.Stderr, "generating %d synthetic indicators...\n", c.Indicators)
 	entries := intel.SyntheticEntries(c.Indicators, c.Seed, now)
-	queries := intel.SyntheticQueries(entries, 1<<20, c.Seed+1)
+	queries := intel.SyntheticQueriesRatio(entries, 1<<20, c.Seed+1, c.Present)
 	runtime.GC()
 	rss0 := rssBytes()
 	m := intel.NewMatcher(intel.DefaultDecay(), socbot.SystemClock{})
