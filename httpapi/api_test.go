@@ -205,6 +205,7 @@ func TestIngestPartialAndErrors(t *testing.T) {
 		kind                      string
 	}{
 		{"all bad", "POST", "/api/v1/alerts", tok, []byte("{nope"), nil, 400, ""},
+		{"empty page", "POST", "/api/v1/alerts", tok, []byte(`{"value": []}`), nil, 202, ""},
 		{"empty", "POST", "/api/v1/alerts", tok, nil, nil, 400, "invalid"},
 		{"unknown format", "POST", "/api/v1/alerts?format=splunk", tok, []byte(wazuhAlert), nil, 400, "invalid"},
 		{"oversized", "POST", "/api/v1/alerts", tok, bytes.Repeat([]byte(" "), 2<<20), nil, 413, "too_large"},

@@ -145,10 +145,10 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request) {
 	}
 	s.Metrics.IngestAlerts.WithLabelValues("rejected").Add(float64(rejected))
 	if len(alerts) == 0 {
-		code = http.StatusBadRequest
-		if rejected == 0 {
-			fail(socbot.E(op, socbot.KindInvalid, "no alerts in the body"))
-			return
+		// Records that were understood but hold nothing to triage (an empty API page, a passed
+		// compliance check) are accepted as zero alerts; a body of only bad records is refused.
+		if rejected > 0 {
+			code = http.StatusBadRequest
 		}
 		writeJSON(w, code, resp)
 		return

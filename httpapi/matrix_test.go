@@ -132,6 +132,12 @@ func bodyFor(method, path string) []byte {
 		return []byte(`{"expression":"true","queue":"pwned"}`)
 	case method == "POST" && path == "/channels":
 		return []byte(`{"name":"pwned","kind":"slack","target":"https://pwned.example"}`)
+	case method == "POST" && path == "/reports":
+		return []byte(`{"period":"2026-10","audience":"management"}`)
+	case method == "POST" && path == "/report-schedules":
+		return []byte(`{"cadence":"monthly","recipients":["pwned@pwned.example"]}`)
+	case method == "PUT" && path == "/report-branding":
+		return []byte(`{"display_name":"pwned","primary_color":"#000000"}`)
 	}
 	return nil
 }

@@ -35,6 +35,7 @@ type Deps struct {
 	Logger  *slog.Logger
 	Metrics *metrics.Metrics
 	Ready   func(ctx context.Context) error // nil error when the database and bus answer
+	Reports socbot.ReportService            // the report bot (reports.go); nil: report routes answer 503
 }
 
 // Server is the HTTP API.
