@@ -27,16 +27,18 @@ type Chromium struct {
 
 var _ Printer = (*Chromium)(nil)
 
-// FindChromium returns the Chromium to use: path if set, else SOCBOT_CHROMIUM, SOCBOT_TEST_CHROMIUM,
-// /usr/bin/chromium, or chromium / chromium-browser / google-chrome on PATH. It returns "" if none.
+// FindChromium returns the Chromium to use: path if set (even if it does not exist: the print then
+// fails saying so, never silently using another), else SOCBOT_CHROMIUM if set, else /usr/bin/chromium
+// or chromium / chromium-browser / google-chrome on PATH. It returns "" if none is found.
 func FindChromium(path string) string {
-	for _, p := range []string{path, os.Getenv("SOCBOT_CHROMIUM"), os.Getenv("SOCBOT_TEST_CHROMIUM"), "/usr/bin/chromium"} {
-		if p == "" {
-			continue
-		}
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
+	if path != "" {
+		return path
+	}
+	if env := os.Getenv("SOCBOT_CHROMIUM"); env != "" {
+		return env
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
 	}
 	for _, n := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(n); err == nil {

@@ -37,6 +37,9 @@ type Config struct {
 	BusMaxBytes  int64                        `koanf:"bus_max_bytes"`
 	SMTP         notify.SMTPConfig            `koanf:"smtp"`
 	Mappings     map[string]normalize.Mapping `koanf:"mappings"`
+
+	// Report bot and console (issue 6).
+	Chromium string `koanf:"chromium"` // Chromium binary for report PDFs (default: SOCBOT_CHROMIUM, /usr/bin/chromium, PATH)
 }
 
 // storeFlags are the flags of every command that opens the database directly.
