@@ -3,6 +3,7 @@ package socbot
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sort"
 	"strings"
@@ -138,6 +139,10 @@ type ConnectorConfig struct {
 	Options     map[string]string `json:"options,omitempty" yaml:"options"`
 	Timeout     time.Duration     `json:"timeout,omitempty" yaml:"timeout"`
 	HTTPClient  *http.Client      `json:"-" yaml:"-"`
+	// Logger and Clock are passed in by whoever builds the connector (the containment resolver,
+	// the CLI); nil means a discarding logger and the system clock. Never serialised.
+	Logger *slog.Logger `json:"-" yaml:"-"`
+	Clock  Clock        `json:"-" yaml:"-"`
 }
 
 // ConnectorFactory builds a connector from its configuration.

@@ -111,6 +111,12 @@ func New(cfg Config) *Bot {
 // Executor returns the bot's executor.
 func (b *Bot) Executor() *Executor { return b.exec }
 
+// Store returns the bot's ledger.
+func (b *Bot) Store() Store { return b.store }
+
+// Resolver returns the bot's connector resolver.
+func (b *Bot) Resolver() Resolver { return b.res }
+
 // UsePlaybooks sets the playbook runner OnIncident hands incidents to.
 func (b *Bot) UsePlaybooks(p IncidentPlaybooks) { b.books = p }
 
@@ -382,6 +388,7 @@ func (b *Bot) Approve(ctx context.Context, p socbot.Principal, tenantID string, 
 	if !canDecide(p) {
 		return Action{}, socbot.E(op, socbot.KindForbidden, "role "+string(p.Role)+" cannot approve containment")
 	}
+	ctx = WithAudit(ctx, p, comment)
 	a, err := b.update(ctx, tenantID, id, func(a *Action, now time.Time) error {
 		if a.State != StateAwaitingApproval {
 			return socbot.E(op, socbot.KindConflict, "action "+itoa(a.ID)+" is "+string(a.State)+", not awaiting approval")
@@ -424,6 +431,7 @@ func (b *Bot) Deny(ctx context.Context, p socbot.Principal, tenantID string, id 
 	if !canDecide(p) {
 		return Action{}, socbot.E(op, socbot.KindForbidden, "role "+string(p.Role)+" cannot deny containment")
 	}
+	ctx = WithAudit(ctx, p, comment)
 	a, err := b.update(ctx, tenantID, id, func(a *Action, now time.Time) error {
 		if a.State != StateAwaitingApproval && a.State != StateRequested {
 			return socbot.E(op, socbot.KindConflict, "action "+itoa(a.ID)+" is "+string(a.State)+", not awaiting approval")
@@ -453,6 +461,7 @@ func (b *Bot) Remove(ctx context.Context, p socbot.Principal, tenantID string, i
 	if !canDecide(p) {
 		return Action{}, socbot.E(op, socbot.KindForbidden, "role "+string(p.Role)+" cannot remove containment")
 	}
+	ctx = WithAudit(ctx, p, reason)
 	a, err := b.update(ctx, tenantID, id, func(a *Action, now time.Time) error {
 		switch a.State {
 		case StateApplied:
@@ -498,6 +507,9 @@ func (b *Bot) RequestForIncident(ctx context.Context, r Request, inc socbot.Inci
 // Rollback undoes every reversible action taken for an incident: pending ones are denied, applied
 // ones are removed, in-flight ones are removed as soon as they land. It returns how many it touched.
 func (b *Bot) Rollback(ctx context.Context, tenantID string, incidentID int64, reason string) (int, error) {
+	if _, ok := AuditFrom(ctx); !ok {
+		ctx = WithAudit(ctx, socbot.Bot("containment"), reason)
+	}
 	as, err := b.store.ListActions(ctx, ActionFilter{TenantID: tenantID, IncidentID: incidentID,
 		States: []State{StateRequested, StateAwaitingApproval, StateApproved, StateApplying, StateApplied}})
 	if err != nil {

@@ -3,8 +3,10 @@ package containment
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"sort"
 	"sync"
+	"time"
 
 	socbot "github.com/socbot/socbot"
 )
@@ -30,6 +32,7 @@ type Connectors struct {
 	store  Store
 	sealer Sealer
 	clock  socbot.Clock
+	log    *slog.Logger
 
 	mu     sync.Mutex
 	static map[string]socbot.Connector // tenant|id
@@ -51,6 +54,19 @@ func NewConnectors(store Store, sealer Sealer, clock socbot.Clock) *Connectors {
 	return &Connectors{store: store, sealer: sealer, clock: clock, static: map[string]socbot.Connector{}, built: map[string]builtConn{}}
 }
 
+// SetLogger gives the connectors built from now on a logger (they discard their logs otherwise).
+func (c *Connectors) SetLogger(l *slog.Logger) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.log = l
+}
+
+func (c *Connectors) deps(cfg *socbot.ConnectorConfig) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cfg.Logger, cfg.Clock = c.log, c.clock
+}
+
 // Add registers a ready connector for a tenant under id.
 func (c *Connectors) Add(tenantID, id string, conn socbot.Connector) {
 	c.mu.Lock()
@@ -59,39 +75,78 @@ func (c *Connectors) Add(tenantID, id string, conn socbot.Connector) {
 }
 
 // Configure stores a connector instance for a tenant with its credentials sealed. The plaintext
-// credentials are not kept.
+// credentials are not kept. Replacing an instance without credentials keeps the stored ones.
 func (c *Connectors) Configure(ctx context.Context, cfg socbot.ConnectorConfig) error {
+	_, _, err := c.configure(ctx, cfg)
+	return err
+}
+
+// ConfigureInstance is Configure returning the stored instance and whether it was new.
+func (c *Connectors) ConfigureInstance(ctx context.Context, cfg socbot.ConnectorConfig) (ConnectorInstance, bool, error) {
+	return c.configure(ctx, cfg)
+}
+
+func (c *Connectors) configure(ctx context.Context, cfg socbot.ConnectorConfig) (ConnectorInstance, bool, error) {
 	const op = "containment.Connectors.Configure"
 	if cfg.TenantID == "" {
-		return socbot.FieldError(op, "tenant_id", "required")
+		return ConnectorInstance{}, false, socbot.FieldError(op, "tenant_id", "required")
 	}
 	if cfg.ID == "" {
-		return socbot.FieldError(op, "id", "required")
+		return ConnectorInstance{}, false, socbot.FieldError(op, "id", "required")
 	}
+	old, oldErr := c.store.GetConnector(ctx, cfg.TenantID, cfg.ID)
+	if oldErr != nil && !socbot.IsKind(oldErr, socbot.KindNotFound) {
+		return ConnectorInstance{}, false, socbot.E(op, oldErr)
+	}
+	exists := oldErr == nil
+	keep := len(cfg.Credentials) == 0 && exists && len(old.SealedCredentials) > 0
+	check := cfg
+	if keep { // the stored credentials stay: check the new settings with them
+		if c.sealer == nil {
+			return ConnectorInstance{}, false, socbot.E(op, socbot.KindUnavailable, "no keyring to open the stored credentials")
+		}
+		plain, err := c.sealer.Open(cfg.TenantID, old.SealedCredentials)
+		if err != nil {
+			return ConnectorInstance{}, false, socbot.E(op, "stored credentials of connector "+cfg.ID, err)
+		}
+		if err := json.Unmarshal(plain, &check.Credentials); err != nil {
+			return ConnectorInstance{}, false, socbot.E(op, socbot.KindInvalid, "stored credentials of connector "+cfg.ID+" are damaged")
+		}
+	}
+	c.deps(&check)
 	// Building it once checks the type and options before anything is stored.
-	if _, err := socbot.NewConnector(cfg); err != nil {
-		return socbot.E(op, err)
+	if _, err := socbot.NewConnector(check); err != nil {
+		return ConnectorInstance{}, false, socbot.E(op, err)
 	}
 	inst := ConnectorInstance{TenantID: cfg.TenantID, ID: cfg.ID, Type: cfg.Type, BaseURL: cfg.BaseURL,
 		Options: cfg.Options, Timeout: cfg.Timeout}
+	if keep {
+		inst.SealedCredentials = old.SealedCredentials
+	}
 	if len(cfg.Credentials) > 0 {
 		if c.sealer == nil {
-			return socbot.E(op, socbot.KindUnavailable, "no keyring to seal credentials")
+			return ConnectorInstance{}, false, socbot.E(op, socbot.KindUnavailable, "no keyring to seal credentials")
 		}
 		b, err := json.Marshal(cfg.Credentials)
 		if err != nil {
-			return socbot.E(op, err)
+			return ConnectorInstance{}, false, socbot.E(op, err)
 		}
 		if inst.SealedCredentials, err = c.sealer.Seal(cfg.TenantID, b); err != nil {
-			return socbot.E(op, err)
+			return ConnectorInstance{}, false, socbot.E(op, err)
 		}
 	}
 	t := c.clock.Now()
 	inst.CreatedAt, inst.UpdatedAt = t, t
-	if old, err := c.store.GetConnector(ctx, cfg.TenantID, cfg.ID); err == nil {
+	if exists {
 		inst.CreatedAt = old.CreatedAt
+		if !inst.UpdatedAt.After(old.UpdatedAt) { // the resolver rebuilds on a changed UpdatedAt
+			inst.UpdatedAt = old.UpdatedAt.Add(time.Microsecond)
+		}
 	}
-	return c.store.PutConnector(ctx, inst)
+	if err := c.store.PutConnector(ctx, inst); err != nil {
+		return ConnectorInstance{}, false, err
+	}
+	return inst, !exists, nil
 }
 
 // Connector implements Resolver.
@@ -120,6 +175,7 @@ func (c *Connectors) Connector(ctx context.Context, tenantID, id string) (socbot
 	c.mu.Unlock()
 	cfg := socbot.ConnectorConfig{ID: inst.ID, Type: inst.Type, TenantID: inst.TenantID, BaseURL: inst.BaseURL,
 		Options: inst.Options, Timeout: inst.Timeout}
+	c.deps(&cfg)
 	if len(inst.SealedCredentials) > 0 {
 		if c.sealer == nil {
 			return nil, socbot.E(op, socbot.KindUnavailable, "no keyring to open credentials of connector "+id)

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	socbot "github.com/socbot/socbot"
@@ -120,7 +121,9 @@ type Rails struct {
 	MinPrefixV4 int // the widest IPv4 prefix that may be blocked (default 16)
 	MinPrefixV6 int // the widest IPv6 prefix that may be blocked (default 32)
 
+	mu          sync.RWMutex
 	tenantLists map[string]*NeverList
+	msspExtra   *NeverList // MSSP-wide entries kept in the store (SetMSSPNeverBlock)
 }
 
 // DefaultRails returns rails with the built-in MSSP-wide lists (public DNS resolvers, identity
@@ -138,8 +141,34 @@ func DefaultRails(ownEgress ...string) *Rails {
 	return r
 }
 
-// SetTenant sets a tenant's rails.
+// SetTenant sets a tenant's rails. Safe while the rails are in use.
 func (r *Rails) SetTenant(tenantID string, t TenantRails) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.setTenant(tenantID, t)
+}
+
+// SetNeverBlock replaces a tenant's never-block entries, keeping its other settings. Safe while the
+// rails are in use.
+func (r *Rails) SetNeverBlock(tenantID string, entries []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t := r.Tenants[tenantID]
+	t.NeverBlock = append([]string(nil), entries...)
+	r.setTenant(tenantID, t)
+}
+
+// SetMSSPNeverBlock replaces the MSSP-wide never-block entries kept outside the built-in lists (the
+// ones managed through the API). Safe while the rails are in use.
+func (r *Rails) SetMSSPNeverBlock(entries []string) {
+	l := &NeverList{}
+	l.Add("mssp:list", entries...)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.msspExtra = l
+}
+
+func (r *Rails) setTenant(tenantID string, t TenantRails) {
 	if r.Tenants == nil {
 		r.Tenants = map[string]TenantRails{}
 	}
@@ -208,6 +237,8 @@ func ParseIPValue(v string) (netip.Prefix, error) {
 // Check refuses a forward action that a rail forbids; count is the tenant's blast radius so far this
 // hour (actions already created). Inverse actions only need a concrete value.
 func (r *Rails) Check(tenantID string, kind socbot.ActionKind, value string, countThisHour int) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	v := strings.TrimSpace(value)
 	if everything(v) {
 		return refuse("everything", "%s %q would act on everything", kind, value)
@@ -227,6 +258,9 @@ func (r *Rails) Check(tenantID string, kind socbot.ActionKind, value string, cou
 		return refuse("blast-radius", "tenant %s already has %d containment actions in the last hour (max %d)", tenantID, countThisHour, max)
 	}
 	lists := []*NeverList{&r.MSSP}
+	if r.msspExtra != nil {
+		lists = append(lists, r.msspExtra)
+	}
 	if l := r.tenantLists[tenantID]; l != nil {
 		lists = append(lists, l)
 	}

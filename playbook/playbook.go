@@ -28,7 +28,11 @@ type Playbook struct {
 
 	trigger cel.Program
 	index   map[string]int // step id -> position
+	src     []byte         // the document it was parsed from
 }
+
+// Source returns the YAML document the playbook was parsed from.
+func (p *Playbook) Source() []byte { return p.src }
 
 // Step is one step; exactly one of the action fields is set.
 type Step struct {
@@ -183,6 +187,7 @@ func Parse(data []byte) (*Playbook, error) {
 	if err := p.compile(); err != nil {
 		return nil, err
 	}
+	p.src = append([]byte(nil), data...)
 	return &p, nil
 }
 

@@ -31,7 +31,7 @@ const maxLockTries = 5
 
 func init() {
 	socbot.RegisterConnector(Type, func(cfg socbot.ConnectorConfig) (socbot.Connector, error) {
-		return New(cfg, vendorhttp.Deps{})
+		return New(cfg, vendorhttp.DepsOf(cfg))
 	})
 }
 

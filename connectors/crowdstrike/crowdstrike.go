@@ -26,7 +26,7 @@ const Type = "crowdstrike"
 
 func init() {
 	socbot.RegisterConnector(Type, func(cfg socbot.ConnectorConfig) (socbot.Connector, error) {
-		return New(cfg, vendorhttp.Deps{})
+		return New(cfg, vendorhttp.DepsOf(cfg))
 	})
 }
 

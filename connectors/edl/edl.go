@@ -32,7 +32,7 @@ const DefaultMax = 50000
 
 func init() {
 	socbot.RegisterConnector(Type, func(cfg socbot.ConnectorConfig) (socbot.Connector, error) {
-		return New(cfg, vendorhttp.Deps{})
+		return New(cfg, vendorhttp.DepsOf(cfg))
 	})
 }
 

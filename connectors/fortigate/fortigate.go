@@ -24,7 +24,7 @@ const Type = "fortigate"
 
 func init() {
 	socbot.RegisterConnector(Type, func(cfg socbot.ConnectorConfig) (socbot.Connector, error) {
-		return New(cfg, vendorhttp.Deps{})
+		return New(cfg, vendorhttp.DepsOf(cfg))
 	})
 }
 

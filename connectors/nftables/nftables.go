@@ -75,6 +75,9 @@ func New(cfg socbot.ConnectorConfig) (*Conn, error) {
 	if c.id == "" {
 		c.id = Type
 	}
+	if cfg.Clock != nil {
+		c.now = cfg.Clock.Now
+	}
 	for k, v := range cfg.Options {
 		switch k {
 		case "table":

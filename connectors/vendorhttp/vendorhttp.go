@@ -29,6 +29,9 @@ type Deps struct {
 	Clock  socbot.Clock
 }
 
+// DepsOf takes the logger and clock the connector's builder passed in its configuration.
+func DepsOf(cfg socbot.ConnectorConfig) Deps { return Deps{Logger: cfg.Logger, Clock: cfg.Clock} }
+
 // WithDefaults fills a missing logger (discarding) and clock (system).
 func (d Deps) WithDefaults() Deps {
 	if d.Logger == nil {

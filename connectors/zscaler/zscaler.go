@@ -29,7 +29,7 @@ const Type = "zscaler"
 
 func init() {
 	socbot.RegisterConnector(Type, func(cfg socbot.ConnectorConfig) (socbot.Connector, error) {
-		return New(cfg, vendorhttp.Deps{})
+		return New(cfg, vendorhttp.DepsOf(cfg))
 	})
 }
 
