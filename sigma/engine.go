@@ -40,6 +40,16 @@ type bucket struct {
 	litRules [][]int32    // literal -> rules (indexes) for which it is a trigger
 	always   []int32      // rules without a trigger literal: evaluated for every event
 	nlits    int
+	// Only trigger literals (those that can make a rule a candidate) go into the automata. The
+	// others are checked directly, once per event, when a candidate rule needs them.
+	lits   []litInfo
+	isTrig []bool
+}
+
+type litInfo struct {
+	fid  int32
+	kind acKind
+	text string // folded
 }
 
 type fieldAuto struct {
@@ -250,7 +260,7 @@ func (bb *bucketBuilder) lit(fid int32, kind acKind, text string) int32 {
 	id := int32(len(bb.litLen))
 	bb.lits[k] = id
 	bb.litLen = append(bb.litLen, len(text))
-	bb.pats[fid] = append(bb.pats[fid], acPattern{text: text, kind: kind, lit: id})
+	bb.b.lits = append(bb.b.lits, litInfo{fid: fid, kind: kind, text: text})
 	return id
 }
 
@@ -410,6 +420,14 @@ func (bb *bucketBuilder) finish() {
 	b.nlits = len(bb.litLen)
 	for len(b.litRules) < b.nlits {
 		b.litRules = append(b.litRules, nil)
+	}
+	b.isTrig = make([]bool, b.nlits)
+	for l, rs := range b.litRules {
+		if len(rs) > 0 {
+			b.isTrig[l] = true
+			li := b.lits[l]
+			bb.pats[li.fid] = append(bb.pats[li.fid], acPattern{text: li.text, kind: li.kind, lit: int32(l)})
+		}
 	}
 	fids := make([]int32, 0, len(bb.pats))
 	for f := range bb.pats {

@@ -31,6 +31,7 @@ type Matcher struct {
 
 	gen     uint32
 	fired   []uint32
+	tested  []uint32 // gen when a non-trigger literal was checked directly
 	candGen []uint32
 	cand    []int32
 	cur     *bucket
@@ -45,7 +46,7 @@ type Matcher struct {
 // NewMatcher returns a matcher for the engine.
 func (e *Engine) NewMatcher() *Matcher {
 	m := &Matcher{e: e, fidGen: make([]uint32, len(e.fieldNames)), first: make([]int32, len(e.fieldNames)),
-		fired: make([]uint32, e.maxLits), candGen: make([]uint32, e.maxRules)}
+		fired: make([]uint32, e.maxLits), tested: make([]uint32, e.maxLits), candGen: make([]uint32, e.maxRules)}
 	m.onFire = m.fire
 	m.evGen = 1
 	return m
@@ -183,6 +184,7 @@ func (m *Matcher) Match() []Detection {
 	m.gen++
 	if m.gen == 0 {
 		clear(m.fired)
+		clear(m.tested)
 		clear(m.candGen)
 		m.gen = 1
 	}
@@ -299,8 +301,7 @@ func (m *Matcher) anyVal(fid int32, g []cval) bool {
 func (m *Matcher) val(fid int32, c *cval) bool {
 	switch c.kind {
 	case vLit:
-		hit := m.fired[c.lit] == m.gen
-		return hit != c.negate
+		return m.litHit(fid, c.lit) != c.negate
 	case vExists:
 		return (m.head(fid) >= 0) == c.exists
 	case vNull:
@@ -311,7 +312,7 @@ func (m *Matcher) val(fid int32, c *cval) bool {
 		}
 		return true
 	}
-	if c.lit >= 0 && m.fired[c.lit] != m.gen {
+	if c.lit >= 0 && !m.litHit(fid, c.lit) {
 		return c.negate
 	}
 	res := false
@@ -336,7 +337,7 @@ func (m *Matcher) val(fid int32, c *cval) bool {
 		case vGlob:
 			res = globMatch(c.glob, v, c.lkind == 0)
 		case vRegex:
-			res = len(v) >= c.minLen && (c.need == "" || strings.Contains(v, c.need)) && c.re.MatchString(v)
+			res = len(v) >= c.minLen && (c.need == "" || strings.Contains(v, c.need)) && (c.run == nil || c.run.has(v)) && c.re.MatchString(v)
 		case vCIDR:
 			if a, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil {
 				a = a.Unmap()
@@ -392,4 +393,68 @@ func (m *Matcher) scanFields(b *bucket) {
 			fa.a.scan(m.vals[v], m.fired, m.gen, m.onFire)
 		}
 	}
+}
+
+// litHit reports whether a literal occurs (with its position constraint) in the field's values.
+// Trigger literals were found by the automaton scan; the others are checked here on first use.
+func (m *Matcher) litHit(fid, lit int32) bool {
+	if m.fired[lit] == m.gen {
+		return true
+	}
+	b := m.cur
+	if b.isTrig[lit] || m.tested[lit] == m.gen {
+		return false
+	}
+	m.tested[lit] = m.gen
+	li := &b.lits[lit]
+	for i := m.head(li.fid); i >= 0; i = m.step(li.fid, i) {
+		if litMatch(m.vals[i], li.text, li.kind) {
+			m.fired[lit] = m.gen
+			return true
+		}
+	}
+	return false
+}
+
+// litMatch compares an event value with a folded literal, ASCII case-insensitively.
+func litMatch(v, lit string, kind acKind) bool {
+	switch kind {
+	case litExact:
+		return len(v) == len(lit) && hasPrefixFold(v, lit, true)
+	case litPrefix:
+		return hasPrefixFold(v, lit, true)
+	case litSuffix:
+		return len(v) >= len(lit) && hasPrefixFold(v[len(v)-len(lit):], lit, true)
+	}
+	return indexFold(v, lit) >= 0
+}
+
+// indexFold finds a folded (lowercase ASCII) literal in v ignoring ASCII case.
+func indexFold(v, lit string) int {
+	if len(lit) == 0 {
+		return 0
+	}
+	c0 := lit[0]
+	up := c0
+	if c0 >= 'a' && c0 <= 'z' {
+		up = c0 - 32
+	}
+	for i := 0; i+len(lit) <= len(v); {
+		// jump to the next byte that can start the literal
+		j := strings.IndexByte(v[i:len(v)-len(lit)+1], c0)
+		if up != c0 {
+			if k := strings.IndexByte(v[i:len(v)-len(lit)+1], up); k >= 0 && (j < 0 || k < j) {
+				j = k
+			}
+		}
+		if j < 0 {
+			return -1
+		}
+		i += j
+		if hasPrefixFold(v[i:], lit, true) {
+			return i
+		}
+		i++
+	}
+	return -1
 }

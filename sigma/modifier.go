@@ -37,6 +37,7 @@ type irVal struct {
 	trigger string // folded literal that must occur for the test to be true ("" none)
 	need    string // short literal (exact case) a regex match must contain, checked before running it
 	minLen  int    // shortest value (bytes) a regex can match
+	run     *classRun // a run of bytes from one class every match contains
 	glob    []globTok
 	re      *regexp.Regexp
 	nets    []netip.Prefix
@@ -391,10 +392,12 @@ func compileRegex(expr string, i, m, s bool) ([]irVal, error) {
 	}
 	trig, need := regexLiteral(full)
 	minLen := 0
+	var run *classRun
 	if p, err := syntax.Parse(full, syntax.Perl); err == nil {
+		run = regexRun(p) // before Simplify, which unrolls x{n}
 		minLen = regexMinLen(p.Simplify())
 	}
-	return []irVal{{kind: vRegex, re: re, trigger: trig, need: need, minLen: minLen}}, nil
+	return []irVal{{kind: vRegex, re: re, trigger: trig, need: need, minLen: minLen, run: run}}, nil
 }
 
 // regexLiteral returns a folded literal of at least 3 bytes that every match of the expression must
@@ -476,6 +479,70 @@ func regexMinLen(re *syntax.Regexp) int {
 		return max(m, 0)
 	}
 	return 0 // star, quest, empty, anchors, boundaries
+}
+
+// classRun says: a run of at least n consecutive bytes, each in set.
+type classRun struct {
+	set [256]bool
+	n   int
+}
+
+// has reports whether v contains the run.
+func (c *classRun) has(v string) bool {
+	k := 0
+	for i := 0; i < len(v); i++ {
+		if c.set[v[i]] {
+			k++
+			if k >= c.n {
+				return true
+			}
+		} else {
+			k = 0
+		}
+	}
+	return false
+}
+
+// regexRun finds, among the top-level parts of a regex, a repetition of a character class of at
+// least 4 (x{n,} with n >= 4); every match contains such a run.
+func regexRun(re *syntax.Regexp) *classRun {
+	parts := []*syntax.Regexp{re}
+	if re.Op == syntax.OpConcat {
+		parts = re.Sub
+	}
+	var best *classRun
+	for _, p := range parts {
+		if p.Op == syntax.OpCapture {
+			p = p.Sub[0]
+		}
+		if p.Op != syntax.OpRepeat || p.Min < 4 {
+			continue
+		}
+		sub := p.Sub[0]
+		var c classRun
+		switch sub.Op {
+		case syntax.OpCharClass:
+			for i := 0; i+1 < len(sub.Rune); i += 2 {
+				lo, hi := sub.Rune[i], sub.Rune[i+1]
+				for r := lo; r <= hi && r < 0x80; r++ {
+					c.set[r] = true
+				}
+				if hi >= 0x80 {
+					for b := 0x80; b < 256; b++ {
+						c.set[b] = true // any UTF-8 byte may belong to a non-ASCII member
+					}
+				}
+			}
+		default:
+			continue
+		}
+		c.n = p.Min
+		if best == nil || c.n > best.n {
+			cc := c
+			best = &cc
+		}
+	}
+	return best
 }
 
 func hasLetter(s string) bool {

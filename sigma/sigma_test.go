@@ -477,3 +477,26 @@ func TestRegexMinLen(t *testing.T) {
 		}
 	}
 }
+
+func TestRegexRun(t *testing.T) {
+	for _, tc := range []struct {
+		re      string
+		n       int
+		yes, no string
+	}{
+		{`\s[a-fA-F0-9]{64}\s`, 64, strings.Repeat("a1", 32), strings.Repeat("a1", 31) + "z"},
+		{` [0-7]{7,13}`, 7, "0123456", "012345"},
+		{`(?i)x[a-z]{4}`, 4, "ABCD", "AB1CD"},
+		{`[é-ü]{5}`, 5, "ééééé", "abc"},
+	} {
+		p, _ := syntax.Parse(tc.re, syntax.Perl)
+		run := regexRun(p)
+		if run == nil || run.n != tc.n || !run.has(tc.yes) || run.has(tc.no) {
+			t.Errorf("%s: %+v", tc.re, run)
+		}
+	}
+	p, _ := syntax.Parse(`a{2}b`, syntax.Perl)
+	if regexRun(p) != nil {
+		t.Error("short repeat used as a run")
+	}
+}
