@@ -33,10 +33,10 @@ const (
 type irVal struct {
 	kind    valKind
 	lkind   acKind
-	s       string // literal text (folded for vLit), raw for vCased, field name for vFieldRef
-	trigger string // folded literal that must occur for the test to be true ("" none)
-	need    string // short literal (exact case) a regex match must contain, checked before running it
-	minLen  int    // shortest value (bytes) a regex can match
+	s       string    // literal text (folded for vLit), raw for vCased, field name for vFieldRef
+	trigger string    // folded literal that must occur for the test to be true ("" none)
+	need    string    // short literal (exact case) a regex match must contain, checked before running it
+	minLen  int       // shortest value (bytes) a regex can match
 	run     *classRun // a run of bytes from one class every match contains
 	glob    []globTok
 	re      *regexp.Regexp
