@@ -128,8 +128,10 @@ func PatternFor(t ioc.Type, v string) string {
 	return ""
 }
 
+var patternEscaper = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+
 func quote(v string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+	return "'" + patternEscaper.Replace(v) + "'"
 }
 
 // SCOFor returns the cyber-observable object of an indicator value (nil for CVE and technique ids).

@@ -288,3 +288,27 @@ func FuzzImport(f *testing.F) {
 		Import(bytes.NewReader(b), func(intel.Item) error { return nil })
 	})
 }
+
+// TestReaderTricky covers strings with brackets and escapes, scalars and nesting in the objects array,
+// and members after it.
+func TestReaderTricky(t *testing.T) {
+	doc := `{"objects": [ {"a": "x]}\"{[", "b": [1, {"c": "\\\\"}]}, 42 , "s]\"", null ,[1,[2]] ], "more": true, "next": "n1"}`
+	r := NewReader(strings.NewReader(doc))
+	var got []string
+	for {
+		raw, err := r.ReadRaw()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !json.Valid(raw) {
+			t.Fatalf("invalid element %s", raw)
+		}
+		got = append(got, string(raw))
+	}
+	if len(got) != 5 || got[1] != "42" || got[3] != "null" || !r.More || r.Next != "n1" {
+		t.Fatalf("%q more=%v next=%q", got, r.More, r.Next)
+	}
+}
