@@ -2,6 +2,7 @@ package stix
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -234,6 +235,7 @@ func (r *Reader) scalar() error {
 		}
 		if b == ',' || b == ']' {
 			r.sc.UnreadByte()
+			r.raw = bytes.TrimRight(r.raw, " \t\r\n")
 			return nil
 		}
 		r.raw = append(r.raw, b)
