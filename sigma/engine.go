@@ -40,8 +40,8 @@ type bucket struct {
 	litRules [][]int32    // literal -> rules (indexes) for which it is a trigger
 	always   []int32      // rules without a trigger literal: evaluated for every event
 	nlits    int
-	// Only trigger literals (those that can make a rule a candidate) go into the automata. The
-	// others are checked directly, once per event, when a candidate rule needs them.
+	// Literals of fields that hold a trigger literal go into the automata (isTrig: "scanned").
+	// The others are checked directly, once per event, when a candidate rule needs them.
 	lits   []litInfo
 	isTrig []bool
 }
@@ -421,11 +421,19 @@ func (bb *bucketBuilder) finish() {
 	for len(b.litRules) < b.nlits {
 		b.litRules = append(b.litRules, nil)
 	}
-	b.isTrig = make([]bool, b.nlits)
+	// A field is scanned when one of its literals is a trigger; then all its literals ride along
+	// in its automaton (one pass answers them all). Fields with no trigger literal are not scanned:
+	// their literals are checked directly when a candidate rule asks.
+	eager := map[int32]bool{}
 	for l, rs := range b.litRules {
 		if len(rs) > 0 {
+			eager[b.lits[l].fid] = true
+		}
+	}
+	b.isTrig = make([]bool, b.nlits)
+	for l, li := range b.lits {
+		if eager[li.fid] {
 			b.isTrig[l] = true
-			li := b.lits[l]
 			bb.pats[li.fid] = append(bb.pats[li.fid], acPattern{text: li.text, kind: li.kind, lit: int32(l)})
 		}
 	}
