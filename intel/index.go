@@ -174,6 +174,8 @@ func BuildIndex(entries []IndexEntry) *Index {
 	ix.arena = make([]byte, 0, arenaSize)
 	var cidrs []cidrItem
 	var kb [16]byte
+	lastMeta := -1
+	var lastSources, lastTags []string
 	for i := range entries {
 		e := &entries[i]
 		ti, ok := ix.tenants[e.TenantID]
@@ -182,12 +184,19 @@ func BuildIndex(entries []IndexEntry) *Index {
 			ix.tenants[e.TenantID] = ti
 			ix.tnames = append(ix.tnames, e.TenantID)
 		}
-		mk := strings.Join(e.Sources, "\x00") + "\x01" + strings.Join(e.Tags, "\x00")
-		mi, ok := metaIdx[mk]
-		if !ok {
-			mi = uint32(len(ix.metas))
-			metaIdx[mk] = mi
-			ix.metas = append(ix.metas, meta{sources: e.Sources, tags: e.Tags})
+		var mi uint32
+		if lastMeta >= 0 && sameStrings(e.Sources, lastSources) && sameStrings(e.Tags, lastTags) {
+			mi = uint32(lastMeta) // feeds give long runs of entries with the same sources and tags
+		} else {
+			mk := strings.Join(e.Sources, "\x00") + "\x01" + strings.Join(e.Tags, "\x00")
+			var ok bool
+			mi, ok = metaIdx[mk]
+			if !ok {
+				mi = uint32(len(ix.metas))
+				metaIdx[mk] = mi
+				ix.metas = append(ix.metas, meta{sources: e.Sources, tags: e.Tags})
+			}
+			lastMeta, lastSources, lastTags = int(mi), e.Sources, e.Tags
 		}
 		base := e.Base
 		if base < 0 {
@@ -232,6 +241,21 @@ func BuildIndex(entries []IndexEntry) *Index {
 	}
 	ix.buildCIDR(cidrs)
 	return ix
+}
+
+func sameStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	if len(a) > 0 && &a[0] == &b[0] {
+		return true
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
 }
 
 type cidrItem struct {
