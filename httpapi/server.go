@@ -36,6 +36,9 @@ type Deps struct {
 	Metrics *metrics.Metrics
 	Ready   func(ctx context.Context) error // nil error when the database and bus answer
 	Reports socbot.ReportService            // the report bot (reports.go); nil: report routes answer 503
+	// Containment is the containment bot (containment.go): ledger, approvals, connectors, playbooks,
+	// never-block lists; nil: its routes answer 503.
+	Containment socbot.ContainmentService
 }
 
 // Server is the HTTP API.
