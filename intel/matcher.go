@@ -316,7 +316,13 @@ func (q *query) ip(v, observed, why, whyCIDR string) {
 	var kb [16]byte
 	key := ipKey(a, &kb)
 	h := keyHash(kIP, key)
-	q.lookup(h, "", observed, why)
+	// the canonical form is the hit's Value; an IPv4 address that parsed is already canonical, and
+	// formatting an IPv6 one beats reading the arena
+	canon := strings.TrimSpace(v)
+	if !a.Is4() || strings.IndexByte(canon, ':') >= 0 {
+		canon = a.String()
+	}
+	q.lookup(h, canon, observed, why)
 	// CIDR containment, delta first
 	for li := 0; li < q.nlv; li++ {
 		ix := q.lvs[li]

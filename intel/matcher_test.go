@@ -287,3 +287,14 @@ func BenchmarkMatchBatch(b *testing.B) {
 		m.MatchBatch(qs[i&(len(qs)-1)].Tenant, obs)
 	}
 }
+
+func TestMatchValueIsCanonical(t *testing.T) {
+	m := NewMatcher(DefaultDecay(), &fakeClock{t0})
+	m.Reset([]IndexEntry{{Type: ioc.IPv4, Value: "192.0.2.1", Base: 90, Ref: t0}, {Type: ioc.IPv6, Value: "2001:db8::1", Base: 90, Ref: t0}})
+	for in, want := range map[string]string{" 192.0.2.1\t": "192.0.2.1", "::ffff:192.0.2.1": "192.0.2.1", "2001:DB8:0::1": "2001:db8::1"} {
+		r := m.Match("", socbot.ObsIP, in)
+		if len(r) != 1 || r[0].Value != want {
+			t.Errorf("%q: %+v", in, r)
+		}
+	}
+}
