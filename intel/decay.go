@@ -1,9 +1,13 @@
 package intel
 
 import (
+	"encoding/json"
+	"io"
 	"math"
+	"strings"
 	"time"
 
+	socbot "github.com/socbot/socbot"
 	"github.com/socbot/socbot/ioc"
 )
 
@@ -157,4 +161,61 @@ func clamp01(f float64) float64 {
 		return 1
 	}
 	return f
+}
+
+// MISPDecayModel is a MISP decaying-model file (misp-decaying-models/models/*.json).
+type MISPDecayModel struct {
+	Name       string `json:"name"`
+	Formula    string `json:"formula"`
+	Parameters struct {
+		Lifetime         float64 `json:"lifetime"` // days
+		DecaySpeed       float64 `json:"decay_speed"`
+		Threshold        float64 `json:"threshold"`
+		DefaultBaseScore float64 `json:"default_base_score"`
+	} `json:"parameters"`
+	AttributeTypes []string `json:"attribute_types"`
+}
+
+// mispAttrTypes maps MISP attribute types to indicator types for decay models.
+var mispAttrTypes = map[string][]ioc.Type{
+	"ip-src": {ioc.IPv4, ioc.IPv6, ioc.CIDR}, "ip-dst": {ioc.IPv4, ioc.IPv6, ioc.CIDR},
+	"ip-src|port": {ioc.IPv4, ioc.IPv6}, "ip-dst|port": {ioc.IPv4, ioc.IPv6},
+	"domain": {ioc.Domain}, "hostname": {ioc.Domain}, "domain|ip": {ioc.Domain}, "hostname|port": {ioc.Domain},
+	"url": {ioc.URL}, "uri": {ioc.URL}, "link": {ioc.URL},
+	"email": {ioc.Email}, "email-src": {ioc.Email}, "email-dst": {ioc.Email},
+	"md5": {ioc.MD5}, "sha1": {ioc.SHA1}, "sha256": {ioc.SHA256}, "sha512": {ioc.SHA512},
+	"filename|md5": {ioc.MD5}, "filename|sha1": {ioc.SHA1}, "filename|sha256": {ioc.SHA256}, "filename|sha512": {ioc.SHA512},
+}
+
+// ReadMISPDecayModel decodes a MISP decaying model (only the Polynomial formula is supported).
+func ReadMISPDecayModel(r io.Reader) (MISPDecayModel, error) {
+	var m MISPDecayModel
+	if err := json.NewDecoder(r).Decode(&m); err != nil {
+		return m, socbot.E("intel.ReadMISPDecayModel", socbot.KindInvalid, err)
+	}
+	if m.Formula != "" && !strings.EqualFold(m.Formula, "Polynomial") {
+		return m, socbot.FieldError("intel.ReadMISPDecayModel", "formula", "formula %q is not supported (only Polynomial)", m.Formula)
+	}
+	if m.Parameters.Lifetime <= 0 || m.Parameters.DecaySpeed <= 0 {
+		return m, socbot.FieldError("intel.ReadMISPDecayModel", "parameters", "lifetime and decay_speed must be positive")
+	}
+	return m, nil
+}
+
+// Apply sets the model for every indicator type its attribute types cover. It returns the types set.
+func (d Decay) Apply(m MISPDecayModel) []ioc.Type {
+	var set []ioc.Type
+	dm := DecayModel{Lifetime: time.Duration(m.Parameters.Lifetime * float64(day)), Speed: m.Parameters.DecaySpeed,
+		Threshold: int(math.Round(m.Parameters.Threshold))}
+	seen := map[ioc.Type]bool{}
+	for _, a := range m.AttributeTypes {
+		for _, t := range mispAttrTypes[a] {
+			if !seen[t] {
+				seen[t] = true
+				d[t] = dm
+				set = append(set, t)
+			}
+		}
+	}
+	return set
 }

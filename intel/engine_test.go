@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -420,4 +422,47 @@ func TestChangeEventsAcrossNodes(t *testing.T) {
 	if m := b.Match("acme", socbot.ObsIP, "203.0.113.200"); len(m) != 1 {
 		t.Fatalf("node b after the event: %+v", m)
 	}
+}
+
+func TestMISPDecayModels(t *testing.T) {
+	dir := corpusDirIntel(t)
+	f, err := os.Open(filepath.Join(dir, "misp", "decaying-models", "nids-simple-model.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := ReadMISPDecayModel(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := DefaultDecay()
+	set := d.Apply(m)
+	if len(set) < 4 || d.Model(ioc.URL).Lifetime != 120*day || d.Model(ioc.URL).Speed != 2 || d.Model(ioc.URL).Threshold != 30 {
+		t.Fatalf("applied %v: %+v", set, d.Model(ioc.URL))
+	}
+	// MISP's formula: 80 * (1 - (30/120)^(1/2)) = 40
+	if s := d.Model(ioc.Domain).ScoreAt(80, 30*day); s != 40 {
+		t.Errorf("score %d", s)
+	}
+	if _, err := ReadMISPDecayModel(strings.NewReader(`{"formula":"Exponential","parameters":{"lifetime":1,"decay_speed":1}}`)); err == nil {
+		t.Error("unsupported formula accepted")
+	}
+}
+
+func corpusDirIntel(t testing.TB) string {
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Skip("module root not found")
+		}
+		dir = filepath.Dir(dir)
+	}
+	c := filepath.Join(dir, "..", "shared", "corpus", "threatintel")
+	if _, err := os.Stat(c); err != nil {
+		t.Skip("threat-intel corpus not present at ../shared/corpus/threatintel")
+	}
+	return c
 }

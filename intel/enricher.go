@@ -32,11 +32,12 @@ func (en *Enricher) Enrich(ctx context.Context, tenantID string, a *socbot.Alert
 	var out []socbot.Enrichment
 	var sights []Sighting
 	now := en.e.clock.Now()
-	for _, o := range a.Observables {
-		if err := ctx.Err(); err != nil {
-			return out, err
-		}
-		for _, m := range en.e.Match(tenantID, o.Type, o.Value) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	results := en.e.matcher.MatchBatch(tenantID, a.Observables)
+	for i, o := range a.Observables {
+		for _, m := range results[i] {
 			verdict := socbot.VerdictSuspicious
 			if m.Score >= en.MaliciousAt {
 				verdict = socbot.VerdictMalicious
