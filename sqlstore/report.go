@@ -14,10 +14,6 @@ import (
 
 var _ socbot.ReportStore = (*Store)(nil)
 
-// bucketUS is the width of the time buckets the daily series are counted in: every time zone's offset
-// is a multiple of 15 minutes, so each bucket falls inside one local day.
-const bucketUS = int64(15 * time.Minute / time.Microsecond)
-
 // notMerged excludes incidents folded into another: their alerts count in the survivor.
 const notMerged = `status <> 'merged'`
 
@@ -39,62 +35,89 @@ func (s *Store) ReportMetrics(ctx context.Context, tenantID string, from, to tim
 	m.AlertsDaily = make([]int64, len(days))
 	m.IncidentsDaily = make([]int64, len(days))
 
-	// Alerts: volumes by severity and outcome.
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT severity, status, CASE WHEN incident_id IS NULL THEN 0 ELSE 1 END, COUNT(*)
-		FROM alerts WHERE tenant_id = ? AND received_at >= ? AND received_at < ? GROUP BY 1, 2, 3`), tenantID, f, t)
-	if err != nil {
-		return m, dbErr(op, err)
-	}
-	var inIncidents int64
-	err = eachRow(rows, func(r *sql.Rows) error {
-		var sev, inInc int
-		var status string
-		var n int64
-		if err := r.Scan(&sev, &status, &inInc, &n); err != nil {
-			return err
-		}
-		m.Alerts += n
-		m.AlertsBySeverity[socbot.Severity(sev).String()] += n
-		switch status {
-		case socbot.AlertSuppressed:
-			m.AlertsSuppressed += n
-		case socbot.AlertDuplicate:
-			m.AlertsDuplicate += n
-		case socbot.AlertOpen:
-			if inInc == 1 {
-				inIncidents += n
+	// The queries are independent; they run side by side (SQLite in WAL mode and PostgreSQL both serve
+	// concurrent readers), the slowest, the top threats over every alert title, setting the pace.
+	var inIncidents, distinctInc int64
+	err := parallel(
+		func() error {
+			// Alerts: volumes by severity and outcome, in one pass without sorting.
+			cols := []string{`COUNT(*)`,
+				`COALESCE(SUM(CASE WHEN status = 'suppressed' THEN 1 ELSE 0 END), 0)`,
+				`COALESCE(SUM(CASE WHEN status = 'duplicate' THEN 1 ELSE 0 END), 0)`,
+				`COALESCE(SUM(CASE WHEN status = 'open' AND incident_id IS NOT NULL THEN 1 ELSE 0 END), 0)`}
+			for sev := socbot.SeverityUnknown; sev <= socbot.SeverityCritical; sev++ {
+				cols = append(cols, fmt.Sprintf(`COALESCE(SUM(CASE WHEN severity = %d THEN 1 ELSE 0 END), 0)`, sev))
 			}
-		}
-		return nil
-	})
+			bySev := make([]int64, socbot.SeverityCritical+1)
+			dest := []any{&m.Alerts, &m.AlertsSuppressed, &m.AlertsDuplicate, &inIncidents}
+			for i := range bySev {
+				dest = append(dest, &bySev[i])
+			}
+			if err := s.db.QueryRowContext(ctx, s.q(`SELECT `+strings.Join(cols, ", ")+` FROM alerts WHERE tenant_id = ? AND received_at >= ? AND received_at < ?`),
+				tenantID, f, t).Scan(dest...); err != nil {
+				return err
+			}
+			for sev, n := range bySev {
+				if n > 0 {
+					m.AlertsBySeverity[socbot.Severity(sev).String()] = n
+				}
+			}
+			return nil
+		},
+		func() error {
+			return s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(DISTINCT incident_id) FROM alerts WHERE tenant_id = ? AND received_at >= ? AND received_at < ?
+				AND status = 'open' AND incident_id IS NOT NULL`), tenantID, f, t).Scan(&distinctInc)
+		},
+		func() (err error) {
+			if s.engine == Postgres {
+				m.TopThreats, err = s.counts(ctx, `SELECT title, COUNT(*) FROM alerts WHERE tenant_id = ? AND received_at >= ? AND received_at < ?
+					GROUP BY title ORDER BY 2 DESC, 1 LIMIT 10`, tenantID, f, t)
+				return err
+			}
+			// SQLite has no hash aggregation: GROUP BY sorts every alert of the period by title, which costs
+			// several times more than reading the titles once and counting them here.
+			rows, err := s.db.QueryContext(ctx, s.q(`SELECT title FROM alerts WHERE tenant_id = ? AND received_at >= ? AND received_at < ?`), tenantID, f, t)
+			if err != nil {
+				return err
+			}
+			byTitle := map[string]int64{}
+			var title sql.RawBytes
+			err = eachRow(rows, func(r *sql.Rows) error {
+				if err := r.Scan(&title); err != nil {
+					return err
+				}
+				if n, ok := byTitle[string(title)]; ok {
+					byTitle[string(title)] = n + 1
+				} else {
+					byTitle[string(title)] = 1
+				}
+				return nil
+			})
+			m.TopThreats = topCounts(byTitle, 10)
+			return err
+		},
+		func() error {
+			// Daily series, and the same length of time just before the period for the trend.
+			if err := s.daily(ctx, `alerts`, `received_at`, ``, tenantID, days, to, m.AlertsDaily); err != nil {
+				return err
+			}
+			if err := s.daily(ctx, `incidents`, `created_at`, ` AND `+notMerged, tenantID, days, to, m.IncidentsDaily); err != nil {
+				return err
+			}
+			pf := us(from.Add(-to.Sub(from)))
+			if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM alerts WHERE tenant_id = ? AND received_at >= ? AND received_at < ?`), tenantID, pf, f).Scan(&m.PrevAlerts); err != nil {
+				return err
+			}
+			return s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM incidents WHERE tenant_id = ? AND created_at >= ? AND created_at < ? AND `+notMerged), tenantID, pf, f).Scan(&m.PrevIncidents)
+		},
+	)
 	if err != nil {
-		return m, dbErr(op, err)
-	}
-	var distinctInc int64
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(DISTINCT incident_id) FROM alerts WHERE tenant_id = ? AND received_at >= ? AND received_at < ?
-		AND status = 'open' AND incident_id IS NOT NULL`), tenantID, f, t).Scan(&distinctInc); err != nil {
 		return m, dbErr(op, err)
 	}
 	m.AlertsCorrelated = inIncidents - distinctInc
 
-	// Daily series.
-	if err := s.daily(ctx, `alerts`, `received_at`, ``, tenantID, from, to, days, m.AlertsDaily); err != nil {
-		return m, dbErr(op, err)
-	}
-	if err := s.daily(ctx, `incidents`, `created_at`, ` AND `+notMerged, tenantID, from, to, days, m.IncidentsDaily); err != nil {
-		return m, dbErr(op, err)
-	}
-	// The same length of time just before the period, for the trend.
-	pf := us(from.Add(-to.Sub(from)))
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM alerts WHERE tenant_id = ? AND received_at >= ? AND received_at < ?`), tenantID, pf, f).Scan(&m.PrevAlerts); err != nil {
-		return m, dbErr(op, err)
-	}
-	if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM incidents WHERE tenant_id = ? AND created_at >= ? AND created_at < ? AND `+notMerged), tenantID, pf, f).Scan(&m.PrevIncidents); err != nil {
-		return m, dbErr(op, err)
-	}
-
 	// Incidents by priority, category and status.
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT priority, category, status, COUNT(*) FROM incidents
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT priority, category, status, COUNT(*) FROM incidents
 		WHERE tenant_id = ? AND created_at >= ? AND created_at < ? AND `+notMerged+` GROUP BY 1, 2, 3`), tenantID, f, t)
 	if err != nil {
 		return m, dbErr(op, err)
@@ -181,10 +204,6 @@ func (s *Store) ReportMetrics(ctx context.Context, tenantID string, from, to tim
 		GROUP BY j.value ORDER BY 2 DESC, 1 LIMIT 10`, tenantID, f, t); err != nil {
 		return m, dbErr(op, err)
 	}
-	if m.TopThreats, err = s.counts(ctx, `SELECT title, COUNT(*) FROM alerts WHERE tenant_id = ? AND received_at >= ? AND received_at < ?
-		GROUP BY title ORDER BY 2 DESC, 1 LIMIT 10`, tenantID, f, t); err != nil {
-		return m, dbErr(op, err)
-	}
 
 	// Posture per week.
 	if m.Weeks, err = s.weeks(ctx, tenantID, from, to, loc); err != nil {
@@ -205,26 +224,49 @@ func localDays(from, to time.Time, loc *time.Location) []time.Time {
 	return out
 }
 
-// daily counts a table's rows per local day in quarter-hour buckets.
-func (s *Store) daily(ctx context.Context, table, col, extra, tenantID string, from, to time.Time, days []time.Time, out []int64) error {
-	f := us(from)
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT (`+col+` - ?) / ?, COUNT(*) FROM `+table+` WHERE tenant_id = ? AND `+col+` >= ? AND `+col+` < ?`+extra+` GROUP BY 1`),
-		f, bucketUS, tenantID, f, us(to))
+// daily counts a table's rows per local day: one indexed range count per day, in one statement.
+func (s *Store) daily(ctx context.Context, table, col, extra, tenantID string, days []time.Time, to time.Time, out []int64) error {
+	if len(days) == 0 {
+		return nil
+	}
+	var parts []string
+	var args []any
+	for i, d := range days {
+		end := to
+		if i+1 < len(days) {
+			end = days[i+1]
+		}
+		parts = append(parts, fmt.Sprintf(`SELECT %d, COUNT(*) FROM `+table+` WHERE tenant_id = ? AND `+col+` >= ? AND `+col+` < ?`+extra, i))
+		args = append(args, tenantID, us(d), us(end))
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(strings.Join(parts, " UNION ALL ")), args...)
 	if err != nil {
 		return err
 	}
 	return eachRow(rows, func(r *sql.Rows) error {
-		var b, n int64
-		if err := r.Scan(&b, &n); err != nil {
+		var i int
+		var n int64
+		if err := r.Scan(&i, &n); err != nil {
 			return err
 		}
-		at := fromUS(f + b*bucketUS)
-		i := sort.Search(len(days), func(i int) bool { return days[i].After(at) }) - 1
-		if i >= 0 {
-			out[i] += n
-		}
+		out[i] = n
 		return nil
 	})
+}
+
+// parallel runs fns at once and returns the first error.
+func parallel(fns ...func() error) error {
+	errs := make(chan error, len(fns))
+	for _, fn := range fns {
+		go func() { errs <- fn() }()
+	}
+	var first error
+	for range fns {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // weeks computes the posture trend: weeks start on local Mondays; the first and last may be partial.
@@ -736,5 +778,67 @@ func (s *Store) SetReportDelivery(ctx context.Context, id int64, delivery string
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`UPDATE report_runs SET delivery = ? WHERE id = ?`), delivery, id)
 		return dbErr("sqlstore.SetReportDelivery", err)
+	})
+}
+
+// SeedBench fills a tenant with synthetic incidents and alerts spread evenly over [from, to), in
+// bulk SQL inside the database (no round trip per row), for the report and console benchmarks. Alerts
+// are spread over the incidents; one in ten is suppressed and one in ten a duplicate.
+func (s *Store) SeedBench(ctx context.Context, tenantID string, from, to time.Time, incidents, alerts int) error {
+	const op = "sqlstore.SeedBench"
+	if s.engine != SQLite {
+		return socbot.E(op, socbot.KindUnsupported, "the benchmark seeder writes SQLite only")
+	}
+	span := us(to) - us(from)
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var first int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT COALESCE(MAX(id), 0) + 1 FROM incidents`)).Scan(&first); err != nil {
+			return dbErr(op, err)
+		}
+		var next int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT next_incident FROM tenant_counters WHERE tenant_id = ?`), tenantID).Scan(&next); err != nil {
+			return dbErr(op, err)
+		}
+		if incidents > 0 {
+			step := span / int64(incidents)
+			if _, err := tx.ExecContext(ctx, s.q(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
+				INSERT INTO incidents (id, tenant_id, number, title, priority, status, queue, assignee, category, confidence, reasons, alert_count,
+					tactics, techniques, first_seen, last_seen, created_at, updated_at, ack_due, resolve_due, acknowledged_at, contained_at, resolved_at)
+				SELECT ? + i, ?, ? + i,
+					CASE i % 5 WHEN 0 THEN 'Brute force against ' WHEN 1 THEN 'Malware on ' WHEN 2 THEN 'Phishing link clicked on ' WHEN 3 THEN 'C2 beacon from ' ELSE 'Suspicious PowerShell on ' END || 'host-' || (i % 997),
+					1 + i % 4,
+					CASE i % 10 WHEN 0 THEN 'new' WHEN 1 THEN 'acknowledged' WHEN 2 THEN 'contained' WHEN 3 THEN 'false_positive' ELSE 'resolved' END,
+					CASE i % 7 WHEN 0 THEN 'tier2' ELSE 'triage' END, CASE i % 3 WHEN 0 THEN '' ELSE 'analyst' || (i % 9) || '@mssp.example' END,
+					CASE i % 6 WHEN 0 THEN 'malware' WHEN 1 THEN 'credential-access' WHEN 2 THEN 'phishing' WHEN 3 THEN 'network' WHEN 4 THEN 'execution' ELSE 'impact' END,
+					50 + i % 50, '["seeded"]', 1,
+					'[]', CASE i % 6 WHEN 0 THEN '["T1059.001"]' WHEN 1 THEN '["T1110"]' WHEN 2 THEN '["T1566.001","T1204.001"]' WHEN 3 THEN '["T1071.001"]' WHEN 4 THEN '["T1003.001"]' ELSE '["T1486"]' END,
+					? + i * ? - 60000000 * (1 + i % 30), ? + i * ?, ? + i * ?, ? + i * ?,
+					? + i * ? + 900000000 * (1 + i % 4), ? + i * ? + 14400000000 * (1 + i % 4),
+					CASE WHEN i % 10 = 0 THEN NULL ELSE ? + i * ? + 60000000 * (1 + i % 120) END,
+					CASE WHEN i % 10 = 2 OR i % 10 >= 4 AND i % 3 = 0 THEN ? + i * ? + 60000000 * (30 + i % 300) ELSE NULL END,
+					CASE WHEN i % 10 >= 3 THEN ? + i * ? + 60000000 * (60 + i % 3000) ELSE NULL END
+				FROM n`), incidents, first, tenantID, next, us(from), step, us(from), step, us(from), step, us(from), step,
+				us(from), step, us(from), step, us(from), step, us(from), step, us(from), step); err != nil {
+				return dbErr(op, err)
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE tenant_counters SET next_incident = ? WHERE tenant_id = ?`), next+int64(incidents), tenantID); err != nil {
+				return dbErr(op, err)
+			}
+		}
+		if alerts > 0 {
+			step := span / int64(alerts)
+			if _, err := tx.ExecContext(ctx, s.q(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
+				INSERT INTO alerts (uid, tenant_id, format, title, severity, severity_score, detected_at, received_at, status, incident_id, priority, confidence)
+				SELECT ? || '-' || i, ?, 'bench',
+					CASE i % 8 WHEN 0 THEN 'Brute force' WHEN 1 THEN 'Malware detected' WHEN 2 THEN 'Phishing link' WHEN 3 THEN 'C2 beacon' WHEN 4 THEN 'Port scan'
+						WHEN 5 THEN 'Suspicious PowerShell' WHEN 6 THEN 'Credential dumping' ELSE 'Ransomware behaviour' END || ' ' || (i % 37),
+					1 + i % 5, 10 + 20 * (i % 5), ? + i * ? - 30000000, ? + i * ?,
+					CASE i % 10 WHEN 0 THEN 'suppressed' WHEN 1 THEN 'duplicate' ELSE 'open' END,
+					CASE WHEN i % 10 = 0 OR ? = 0 THEN NULL ELSE ? + (i % ?) END, 1 + i % 4, 60
+				FROM n`), alerts, tenantID, tenantID, us(from), step, us(from), step, incidents, first, max(incidents, 1)); err != nil {
+				return dbErr(op, err)
+			}
+		}
+		return nil
 	})
 }

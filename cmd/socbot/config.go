@@ -15,6 +15,7 @@ import (
 	"github.com/knadh/koanf/v2"
 
 	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/console"
 	"github.com/socbot/socbot/normalize"
 	"github.com/socbot/socbot/notify"
 	"github.com/socbot/socbot/postgres"
@@ -39,7 +40,12 @@ type Config struct {
 	Mappings     map[string]normalize.Mapping `koanf:"mappings"`
 
 	// Report bot and console (issue 6).
-	Chromium string `koanf:"chromium"` // Chromium binary for report PDFs (default: SOCBOT_CHROMIUM, /usr/bin/chromium, PATH)
+	Chromium string         `koanf:"chromium"` // Chromium binary for report PDFs (default: SOCBOT_CHROMIUM, /usr/bin/chromium, PATH)
+	Console  console.Config `koanf:"console"`  // web console: cookies, sessions, lockout, OIDC single sign-on
+
+	// Containment bot (issue 4): safety rails, approval policies, executor and feed tuning; the type
+	// is in node_containment.go.
+	Containment ContainmentConfig `koanf:"containment"`
 }
 
 // storeFlags are the flags of every command that opens the database directly.
