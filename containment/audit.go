@@ -49,6 +49,7 @@ type NeverBlockStore interface {
 type IncidentChange struct {
 	TenantID  string
 	ID        int64
+	Status    string
 	UpdatedAt time.Time
 }
 

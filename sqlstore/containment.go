@@ -1094,7 +1094,7 @@ func (s *Store) IncidentChanges(ctx context.Context, since time.Time, limit int)
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT tenant_id, id, updated_at FROM incidents WHERE updated_at >= ? ORDER BY updated_at, id LIMIT ?`), ctUS(since), limit)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT tenant_id, id, status, updated_at FROM incidents WHERE updated_at >= ? ORDER BY updated_at, id LIMIT ?`), ctUS(since), limit)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
@@ -1103,7 +1103,7 @@ func (s *Store) IncidentChanges(ctx context.Context, since time.Time, limit int)
 	for rows.Next() {
 		var c containment.IncidentChange
 		var at int64
-		if err := rows.Scan(&c.TenantID, &c.ID, &at); err != nil {
+		if err := rows.Scan(&c.TenantID, &c.ID, &c.Status, &at); err != nil {
 			return nil, dbErr(op, err)
 		}
 		c.UpdatedAt = fromUS(at)

@@ -49,7 +49,9 @@ type Config struct {
 	Rails     *containment.Rails    // default containment.DefaultRails()
 	Policies  *containment.Policies // default policy for every tenant
 	Executor  containment.ExecutorConfig
-	Enrichers []socbot.Enricher // what a playbook's enrich step asks
+	// Enrichers returns what a playbook's enrich step asks (a func: other bots add theirs after the
+	// service is built).
+	Enrichers func() []socbot.Enricher
 	// EDLRoot is where external dynamic list connectors configured through the API keep their
 	// lists: <EDLRoot>/<tenant>/<connector>. Empty refuses edl connectors from the API.
 	EDLRoot string
@@ -390,8 +392,15 @@ func (s *Service) gated(ctx context.Context, tenantID string) (bool, error) {
 }
 
 func (s *Service) handle(ctx context.Context, c containment.IncidentChange) error {
+	if c.Status == socbot.StatusFalsePositive {
+		// Roll back whatever was done for it, whatever the gate says.
+		return s.bot.OnIncident(ctx, socbot.Incident{ID: c.ID, TenantID: c.TenantID, Status: c.Status}, nil)
+	}
+	if socbot.Closed(c.Status) {
+		return nil
+	}
 	ok, err := s.gated(ctx, c.TenantID)
-	if err != nil {
+	if err != nil || !ok {
 		return err
 	}
 	inc, err := s.store.Incident(ctx, c.TenantID, c.ID)
@@ -400,12 +409,6 @@ func (s *Service) handle(ctx context.Context, c containment.IncidentChange) erro
 			return nil
 		}
 		return err
-	}
-	if inc.Status == socbot.StatusFalsePositive {
-		return s.bot.OnIncident(ctx, inc, nil) // rolls back whatever was done, whatever the gate says
-	}
-	if !ok || socbot.Closed(inc.Status) {
-		return nil
 	}
 	alerts, err := s.store.Alerts(ctx, socbot.AlertFilter{TenantID: c.TenantID, IncidentID: c.ID, Limit: s.cfg.AlertsPerIncident})
 	if err != nil {
@@ -438,15 +441,19 @@ func (n notifier) NotifyIncident(ctx context.Context, tenantID string, incidentI
 }
 
 // enricher runs the node's pluggable enrichers over observables for a playbook's enrich step.
-type enricher struct{ es []socbot.Enricher }
+type enricher struct{ list func() []socbot.Enricher }
 
 var _ playbook.Enricher = enricher{}
 
 func (e enricher) EnrichObservables(ctx context.Context, tenantID string, obs []socbot.Observable) ([]socbot.Enrichment, error) {
+	var es []socbot.Enricher
+	if e.list != nil {
+		es = e.list()
+	}
 	a := &socbot.Alert{TenantID: tenantID, Observables: obs}
 	var out []socbot.Enrichment
 	var errs []string
-	for _, en := range e.es {
+	for _, en := range es {
 		got, err := en.Enrich(ctx, tenantID, a)
 		if err != nil {
 			errs = append(errs, en.Name()+": "+err.Error())
@@ -454,7 +461,7 @@ func (e enricher) EnrichObservables(ctx context.Context, tenantID string, obs []
 		}
 		out = append(out, got...)
 	}
-	if len(errs) > 0 && len(out) == 0 && len(errs) == len(e.es) {
+	if len(errs) > 0 && len(out) == 0 && len(errs) == len(es) {
 		return nil, socbot.E("containment/service.enrich", socbot.KindUnavailable, strings.Join(errs, "; "))
 	}
 	return out, nil

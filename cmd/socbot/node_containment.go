@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/connectors/edl"
+	"github.com/socbot/socbot/containment"
+	"github.com/socbot/socbot/containment/service"
+	"github.com/socbot/socbot/secrets"
+)
+
+// The containment bot in socbot serve: the ledger on the node's store, connector credentials sealed
+// with the keyring in the data directory, the playbook engine with the default library and the
+// tenants' uploads, the incident feed (woken by triage commits on this node, polling the store for
+// the others), the API's containment routes and the external dynamic lists at /edl/.
+
+func init() { registerBot("containment", startContainment) }
+
+// ContainmentConfig is the containment bot's configuration (the containment: block of socbot.yaml).
+type ContainmentConfig struct {
+	OwnEgress  []string `koanf:"own_egress"`   // the MSSP's own egress addresses: never blocked
+	NeverBlock []string `koanf:"never_block"`  // more MSSP-wide never-block entries (the API manages the rest)
+	MaxPerHour int      `koanf:"max_per_hour"` // blast radius: forward actions per tenant per hour (default 200)
+	// Policy replaces the default approval policy of every tenant; Tenants[...].Policy one tenant's.
+	Policy  *ContainmentPolicy                   `koanf:"policy"`
+	Tenants map[string]ContainmentTenantSettings `koanf:"tenants"` // by tenant id or name
+
+	Poll        string `koanf:"poll"`         // incident feed idle poll (default 100ms)
+	Lag         string `koanf:"lag"`          // how far back each poll looks again (default 2s)
+	Lease       string `koanf:"lease"`        // executor lease: how soon another node resumes a dead one's work (default 2m)
+	CallTimeout string `koanf:"call_timeout"` // one vendor call when the connector sets none (default 30s)
+	BaseBackoff string `koanf:"base_backoff"` // first retry delay (default 500ms)
+	MaxBackoff  string `koanf:"max_backoff"`  // retry delay cap (default 60s)
+	BatchSize   int    `koanf:"batch_size"`   // requests per vendor call (default 100)
+	MaxAttempts int    `koanf:"max_attempts"` // vendor attempts before an action fails (default 8)
+}
+
+// ContainmentPolicy is an approval policy in the configuration.
+type ContainmentPolicy struct {
+	Rules []struct {
+		Name      string `koanf:"name"`
+		When      string `koanf:"when"`
+		Approvals int    `koanf:"approvals"`
+	} `koanf:"rules"`
+	Timeout        string `koanf:"timeout"`
+	MaxEscalations int    `koanf:"max_escalations"`
+}
+
+// ContainmentTenantSettings are one tenant's rails and policy.
+type ContainmentTenantSettings struct {
+	AllowPrivate bool               `koanf:"allow_private"` // allow blocking private, CGNAT and link-local ranges
+	MaxPerHour   int                `koanf:"max_per_hour"`
+	Policy       *ContainmentPolicy `koanf:"policy"`
+}
+
+func (p *ContainmentPolicy) compile(field string) (*containment.Policy, error) {
+	pol := containment.Policy{MaxEscalations: p.MaxEscalations}
+	for _, r := range p.Rules {
+		pol.Rules = append(pol.Rules, containment.PolicyRule{Name: r.Name, When: r.When, Approvals: r.Approvals})
+	}
+	if p.Timeout != "" {
+		d, err := socbot.ParseDuration(p.Timeout)
+		if err != nil {
+			return nil, socbot.FieldError("config", field+".timeout", "bad duration %q", p.Timeout)
+		}
+		pol.Timeout = d
+	}
+	c, err := containment.CompilePolicy(pol)
+	if err != nil {
+		return nil, socbot.E("config", field, err)
+	}
+	return c, nil
+}
+
+func configDuration(field, v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := socbot.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, socbot.FieldError("config", "containment."+field, "bad duration %q", v)
+	}
+	return d, nil
+}
+
+// containmentService builds the service from the node's configuration.
+func containmentService(ctx context.Context, n *node) (*service.Service, error) {
+	c := n.cfg.Containment
+	keys, err := secrets.OpenKeyring(n.cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	rails := containment.DefaultRails(c.OwnEgress...)
+	rails.MSSP.Add("mssp:config", c.NeverBlock...)
+	if c.MaxPerHour > 0 {
+		rails.MaxPerHour = c.MaxPerHour
+	}
+	var def *containment.Policy
+	if c.Policy != nil {
+		if def, err = c.Policy.compile("containment.policy"); err != nil {
+			return nil, err
+		}
+	}
+	policies := containment.NewPolicies(def)
+	for ref, ts := range c.Tenants {
+		t, err := n.store.Tenant(ctx, ref)
+		if err != nil {
+			if t, err = n.store.TenantByName(ctx, ref); err != nil {
+				return nil, socbot.FieldError("config", "containment.tenants."+ref, "no such tenant")
+			}
+		}
+		rails.SetTenant(t.ID, containment.TenantRails{AllowPrivate: ts.AllowPrivate, MaxPerHour: ts.MaxPerHour})
+		if ts.Policy != nil {
+			p, err := ts.Policy.compile("containment.tenants." + ref + ".policy")
+			if err != nil {
+				return nil, err
+			}
+			policies.Set(t.ID, p)
+		}
+	}
+	ex := containment.ExecutorConfig{BatchSize: c.BatchSize, MaxAttempts: c.MaxAttempts}
+	var poll, lag time.Duration
+	for _, d := range []struct {
+		field, v string
+		dst      *time.Duration
+	}{{"lease", c.Lease, &ex.Lease}, {"call_timeout", c.CallTimeout, &ex.CallTimeout}, {"base_backoff", c.BaseBackoff, &ex.BaseBackoff},
+		{"max_backoff", c.MaxBackoff, &ex.MaxBackoff}, {"poll", c.Poll, &poll}, {"lag", c.Lag, &lag}} {
+		if *d.dst, err = configDuration(d.field, d.v); err != nil {
+			return nil, err
+		}
+	}
+	// Wakes are pushed by this node's triage; the executor also polls for work other nodes approved.
+	ex.Poll = 250 * time.Millisecond
+	return service.New(ctx, service.Config{Store: n.store, Sealer: keys, Clock: n.clock, Log: n.log.With("bot", "containment"),
+		Rails: rails, Policies: policies, Executor: ex, Enrichers: func() []socbot.Enricher { return n.enrichers },
+		EDLRoot: filepath.Join(n.cfg.Data, "edl"), Poll: poll, Lag: lag})
+}
+
+func startContainment(ctx context.Context, n *node) error {
+	svc, err := containmentService(ctx, n)
+	if err != nil {
+		return err
+	}
+	n.api.Containment = svc
+	n.api.Mount("/edl", edlLists(n, svc))
+	n.observer = observers{n.observer, triageWake{svc}}
+	n.run("containment", func() error {
+		err := svc.Run(n.bctx)
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if serr := svc.SaveCursor(sctx); serr != nil {
+			n.log.Warn("containment feed cursor not saved", "err", serr)
+		}
+		return err
+	})
+	return nil
+}
+
+// triageWake makes the containment feed poll as soon as triage committed alerts of incidents.
+type triageWake struct{ svc *service.Service }
+
+func (w triageWake) Triaged(alerts []*socbot.Alert, _ time.Time) {
+	for _, a := range alerts {
+		if a.IncidentID != 0 {
+			w.svc.Wake()
+			return
+		}
+	}
+}
+
+// edlLists serves the lists of the tenants' edl connectors at /edl/<tenant id>/<connector id>/<file>
+// to firewalls, behind HTTP Basic auth with the connector's credentials "username" and "password".
+func edlLists(n *node, svc *service.Service) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/edl"), "/"), "/")
+		if len(parts) != 3 {
+			http.NotFound(w, r)
+			return
+		}
+		tenant, id := parts[0], parts[1]
+		in, err := n.store.GetConnector(r.Context(), tenant, id)
+		if err != nil || in.Type != edl.Type || len(in.SealedCredentials) == 0 {
+			// Unknown lists and lists without serving credentials look alike to the caller.
+			w.Header().Set("WWW-Authenticate", `Basic realm="socbot edl"`)
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		conn, err := svc.Connectors().Connector(r.Context(), tenant, id)
+		lists, ok := conn.(*edl.Connector)
+		if err != nil || !ok {
+			http.Error(w, "list unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		var creds map[string]string
+		keys, kerr := secrets.OpenKeyring(n.cfg.Data)
+		if kerr == nil {
+			if plain, oerr := keys.Open(tenant, in.SealedCredentials); oerr == nil {
+				_ = json.Unmarshal(plain, &creds)
+			}
+		}
+		edl.Handler(in.Options["dir"], creds["username"], creds["password"], lists.Files()...).ServeHTTP(w, r)
+	})
+}

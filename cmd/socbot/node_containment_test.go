@@ -1,0 +1,168 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	socbot "github.com/socbot/socbot"
+	_ "github.com/socbot/socbot/containment/fakeconn" // connector type "memory"
+)
+
+// apiClient talks to a node's API with one token.
+type apiClient struct {
+	t     *testing.T
+	url   string
+	token string
+}
+
+func (c apiClient) do(method, path string, body any, out any) int {
+	c.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		rd = bytes.NewReader(b)
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.url+path, rd)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			c.t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+		}
+	}
+	if resp.StatusCode >= 400 && out == nil {
+		c.t.Logf("%s %s: %d %s", method, path, resp.StatusCode, raw)
+	}
+	return resp.StatusCode
+}
+
+// newTestToken creates a token directly in the node's store.
+func newTestToken(t *testing.T, n *node, tenantID string, role socbot.Role, name string) string {
+	t.Helper()
+	secret, hash := socbot.NewTokenSecret()
+	tok := socbot.Token{Role: role, TenantID: tenantID, Hash: hash, Prefix: secret[:12], Name: name}
+	if err := n.store.CreateToken(context.Background(), &tok, cliPrincipal()); err != nil {
+		t.Fatal(err)
+	}
+	return secret
+}
+
+// c2Alert is a CrowdStrike detection of host i talking to remote; each i is its own incident.
+func c2Alert(i int, remote string, at time.Time) []byte {
+	return []byte(fmt.Sprintf(`{"metadata":{"eventType":"DetectionSummaryEvent","eventCreationTime":%d},"event":{"ComputerName":"WS-%04d","UserName":"user%d",`+
+		`"DetectName":"Command and control beacon","DetectId":"ldt:c2:%d-%d","Severity":4,"SeverityName":"High","LocalIP":"10.9.%d.%d",`+
+		`"NetworkAccesses":[{"RemoteAddress":"%s","RemotePort":443,"ConnectionDirection":0}]}}`,
+		at.UnixMilli(), i, i, i, at.UnixNano(), i/250, i%250+1, remote))
+}
+
+// TestServeContainsEndToEnd runs a real node: an alert posted to the ingest API becomes an incident,
+// the incident reaches the containment bot through the store feed, the default c2-address playbook
+// blocks the address on the tenant's connector (configured through the API), the steps land on the
+// incident's timeline, and closing the incident as a false positive removes the block.
+func TestServeContainsEndToEnd(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cfg := Config{Data: t.TempDir(), Listen: "127.0.0.1:0", Bots: knownBots(), Partitions: 1,
+		Containment: ContainmentConfig{BaseBackoff: "50ms", CallTimeout: "2s"}}
+	n, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	ten := socbot.Tenant{Name: "acme"}
+	if err := n.store.CreateTenant(ctx, &ten, cliPrincipal()); err != nil {
+		t.Fatal(err)
+	}
+	admin := apiClient{t, n.URL(), newTestToken(t, n, "", socbot.RoleAdmin, "admin")}
+	analyst := apiClient{t, n.URL(), newTestToken(t, n, ten.ID, socbot.RoleAnalyst, "ana")}
+	ingest := apiClient{t, n.URL(), newTestToken(t, n, ten.ID, socbot.RoleIngest, "edr")}
+
+	if code := admin.do("POST", "/api/v1/connectors?tenant=acme", map[string]any{"id": "edge", "type": "memory"}, nil); code != 201 {
+		t.Fatalf("connector: %d", code)
+	}
+	if code := analyst.do("POST", "/api/v1/indicators", map[string]any{"type": "cidr", "value": "203.0.113.0/24", "list": "bad", "description": "C2 range"}, nil); code >= 300 {
+		t.Fatalf("indicator: %d", code)
+	}
+	time.Sleep(300 * time.Millisecond) // triage reloads tenant configuration on its version bump
+	if code := ingest.do("POST", "/api/v1/alerts", c2Alert(1, "203.0.113.66", time.Now()), nil); code != 202 {
+		t.Fatalf("ingest: %d", code)
+	}
+	var action socbot.ContainmentAction
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var list struct{ Actions []socbot.ContainmentAction }
+		analyst.do("GET", "/api/v1/actions", nil, &list)
+		if len(list.Actions) > 0 && list.Actions[0].State == "applied" {
+			action = list.Actions[0]
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if action.ID == 0 {
+		var list any
+		analyst.do("GET", "/api/v1/actions", nil, &list)
+		t.Fatalf("no applied action: %v", list)
+	}
+	if action.Value != "203.0.113.66" || action.ConnectorID != "edge" || !strings.HasPrefix(action.PlaybookStep, "c2-address@v1/") || action.IncidentID == 0 {
+		t.Fatalf("action %+v", action)
+	}
+	var tl struct{ Timeline []socbot.TimelineEntry }
+	analyst.do("GET", fmt.Sprintf("/api/v1/incidents/%d/timeline", action.IncidentID), nil, &tl)
+	kinds := map[string]bool{}
+	for _, e := range tl.Timeline {
+		kinds[e.Kind] = true
+	}
+	for _, k := range []string{"playbook_started", "playbook_step", "containment_requested", "containment_applied"} {
+		if !kinds[k] {
+			t.Fatalf("timeline lacks %s: %+v", k, tl.Timeline)
+		}
+	}
+	// False positive: the block is rolled back.
+	if code := analyst.do("PATCH", fmt.Sprintf("/api/v1/incidents/%d", action.IncidentID), map[string]any{"status": "false_positive", "reason": "pentest"}, nil); code != 200 {
+		t.Fatalf("close: %d", code)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		analyst.do("GET", fmt.Sprintf("/api/v1/actions/%d", action.ID), nil, &action)
+		if action.State == "removed" {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if action.State != "removed" || !strings.Contains(action.Detail, "false positive") {
+		t.Fatalf("after false positive: %+v", action)
+	}
+	var audit struct{ Entries []socbot.AuditEntry }
+	admin.do("GET", "/api/v1/audit?tenant=acme", nil, &audit)
+	seen := map[string]bool{}
+	for _, e := range audit.Entries {
+		seen[e.Action] = true
+	}
+	for _, a := range []string{"containment.connector.create", "containment.request", "containment.applied", "containment.expire", "containment.removed"} {
+		if !seen[a] && !(a == "containment.expire" && seen["containment.remove"]) {
+			t.Errorf("audit log lacks %s: %v", a, seen)
+		}
+	}
+}
