@@ -42,13 +42,13 @@ type Store interface {
 
 // Config wires a Service. Store is required.
 type Config struct {
-	Store     Store
-	Sealer    containment.Sealer // opens and seals connector credentials (secrets.Keyring)
-	Clock     socbot.Clock
-	Log       *slog.Logger
-	Rails     *containment.Rails    // default containment.DefaultRails()
-	Policies  *containment.Policies // default policy for every tenant
-	Executor  containment.ExecutorConfig
+	Store    Store
+	Sealer   containment.Sealer // opens and seals connector credentials (secrets.Keyring)
+	Clock    socbot.Clock
+	Log      *slog.Logger
+	Rails    *containment.Rails    // default containment.DefaultRails()
+	Policies *containment.Policies // default policy for every tenant
+	Executor containment.ExecutorConfig
 	// Enrichers returns what a playbook's enrich step asks (a func: other bots add theirs after the
 	// service is built).
 	Enrichers func() []socbot.Enricher
