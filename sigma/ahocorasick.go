@@ -288,3 +288,48 @@ func (a *automaton) scan(v string, fired []uint32, gen uint32, onFire func(lit i
 		}
 	}
 }
+
+// collect appends to out every literal of v that satisfies its position constraint, once per value
+// (seen/stamp deduplicate within the value).
+func (a *automaton) collect(v string, out []int32, seen []uint32, stamp uint32) []int32 {
+	if len(v) < a.minLen {
+		return out
+	}
+	cls, outs, dense, n, nd := &a.cls, a.outs, a.dense, a.nclass, a.nDense
+	e := int32(0)
+	last := len(v) - 1
+	for i := 0; i < len(v); i++ {
+		c := cls[v[i]]
+		if s := e >> 1; s < nd {
+			e = dense[int(s)*n+int(c)]
+		} else {
+			e = a.next(s, c)
+		}
+		if e&1 == 0 {
+			continue
+		}
+		st := &a.states[e>>1]
+		for lo := st.outStart; lo < st.outEnd; lo++ {
+			o := &outs[lo]
+			switch o.kind {
+			case litPrefix:
+				if int(o.n) != i+1 {
+					continue
+				}
+			case litSuffix:
+				if i != last {
+					continue
+				}
+			case litExact:
+				if i != last || int(o.n) != len(v) {
+					continue
+				}
+			}
+			if seen[o.lit] != stamp {
+				seen[o.lit] = stamp
+				out = append(out, o.lit)
+			}
+		}
+	}
+	return out
+}

@@ -18,6 +18,9 @@ func TestCachegrindWorkload(t *testing.T) {
 	var dec JSONDecoder
 	hits := 0
 	for i := 0; i < n; i++ {
+		if i%len(evs) == 0 {
+			m.ResetCache()
+		}
 		m.Reset()
 		dec.Feed(m, evs[i%len(evs)])
 		hits += len(m.Match())

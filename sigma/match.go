@@ -41,12 +41,67 @@ type Matcher struct {
 	id      string
 	time    time.Time
 	dets    []Detection
+
+	// Value cache: the literals an automaton finds in a value, so that values repeated from event
+	// to event (host names, image paths, users, hashes) are scanned once. Bounded; cleared when full.
+	cache     map[cacheKey][]int32
+	cacheSize int
+	seen      []uint32
+	stamp     uint32
+	scratch   []int32
+}
+
+type cacheKey struct {
+	a *automaton
+	v string
+}
+
+// Cache bounds.
+const (
+	cacheMaxValue   = 256   // longer values (command lines, scripts) are scanned every time
+	cacheMaxEntries = 32768 // per matcher
+)
+
+// ResetCache empties the value cache (benchmarks call it between passes over the same events).
+func (m *Matcher) ResetCache() {
+	clear(m.cache)
+	m.cacheSize = 0
+}
+
+// scan runs automaton a over v, through the value cache for short values.
+func (m *Matcher) scan(a *automaton, v string) {
+	if len(v) > cacheMaxValue || len(v) < a.minLen {
+		a.scan(v, m.fired, m.gen, m.onFire)
+		return
+	}
+	lits, ok := m.cache[cacheKey{a, v}]
+	if !ok {
+		m.stamp++
+		if m.stamp == 0 {
+			clear(m.seen)
+			m.stamp = 1
+		}
+		m.scratch = a.collect(v, m.scratch[:0], m.seen, m.stamp)
+		if m.cacheSize >= cacheMaxEntries {
+			m.ResetCache()
+		}
+		lits = append([]int32(nil), m.scratch...)
+		m.cache[cacheKey{a, strings.Clone(v)}] = lits
+		m.cacheSize++
+	}
+	for _, l := range lits {
+		if m.fired[l] != m.gen {
+			m.fired[l] = m.gen
+			m.fire(l)
+		}
+	}
 }
 
 // NewMatcher returns a matcher for the engine.
 func (e *Engine) NewMatcher() *Matcher {
 	m := &Matcher{e: e, fidGen: make([]uint32, len(e.fieldNames)), first: make([]int32, len(e.fieldNames)),
-		fired: make([]uint32, e.maxLits), tested: make([]uint32, e.maxLits), candGen: make([]uint32, e.maxRules)}
+		fired: make([]uint32, e.maxLits), tested: make([]uint32, e.maxLits), seen: make([]uint32, e.maxLits),
+		cache: map[cacheKey][]int32{}, candGen: make([]uint32, e.maxRules)}
 	m.onFire = m.fire
 	m.evGen = 1
 	return m
@@ -195,7 +250,7 @@ func (m *Matcher) Match() []Detection {
 			if f := m.fids[i]; f >= 0 && int(f) < len(b.autoFor) && b.autoFor[f] != nil {
 				a = b.autoFor[f]
 			}
-			a.scan(v, m.fired, m.gen, m.onFire)
+			m.scan(a, v)
 		}
 	} else {
 		m.scanFields(b)
@@ -390,7 +445,7 @@ func (m *Matcher) scanFields(b *bucket) {
 		fa := &b.autos[i]
 
 		for v := m.head(fa.fid); v >= 0; v = m.step(fa.fid, v) {
-			fa.a.scan(m.vals[v], m.fired, m.gen, m.onFire)
+			m.scan(fa.a, m.vals[v])
 		}
 	}
 }

@@ -234,6 +234,7 @@ func (c *benchDetectCmd) Run(g *Globals) error {
 		var ws, cs []float64
 		for r := 0; r < c.Rounds; r++ {
 			w, cp, _ := round(func() {
+				p.ResetCache()
 				for _, ev := range events {
 					p.ProcessJSON(ev, "bench", monitor.SourceHint{})
 				}
@@ -257,6 +258,7 @@ func (c *benchDetectCmd) Run(g *Globals) error {
 		rd := &evtx.Reader{}
 		br := bytes.NewReader(nil)
 		matchPass := func() {
+			p.ResetCache()
 			for _, d := range evtxData {
 				br.Reset(d)
 				if rd.Reset(br, int64(len(d))) == nil {
