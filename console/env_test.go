@@ -285,7 +285,7 @@ func (e *env) seed() {
 	acmeIncs, _ := e.store.Incidents(ctx, socbot.IncidentFilter{TenantID: a})
 	e.approvals.actions[1] = &socbot.PendingAction{ID: 1, TenantID: a, IncidentID: acmeIncs[len(acmeIncs)-1].ID, Kind: socbot.ActBlockIP, Value: "203.0.113.50",
 		ConnectorID: "acme-panos", State: "awaiting_approval", RequestedBy: "bot:containment", Reason: "brute force source", Required: 1,
-		DryRun: []socbot.PlannedChange{{Connector: "acme-panos", Kind: socbot.ActBlockIP, Value: "203.0.113.50", Change: "POST /api/ type=user-id register 203.0.113.50 tag soc-block timeout=86400"}},
+		DryRun:    []socbot.PlannedChange{{Connector: "acme-panos", Kind: socbot.ActBlockIP, Value: "203.0.113.50", Change: "POST /api/ type=user-id register 203.0.113.50 tag soc-block timeout=86400"}},
 		CreatedAt: e.clock.Now()}
 	e.approvals.actions[2] = &socbot.PendingAction{ID: 2, TenantID: b, Kind: socbot.ActBlockIP, Value: "192.0.2.77", ConnectorID: marker + "-fw",
 		State: "awaiting_approval", RequestedBy: "bot:containment", Reason: marker, Required: 1, CreatedAt: e.clock.Now()}
