@@ -14,6 +14,7 @@ type chunk struct {
 	b         []byte
 	names     map[uint32]string
 	templates map[uint32]*program
+	global    map[string]string // decoded names by their UTF-16 bytes, kept across chunks
 }
 
 func (c *chunk) reset(b []byte) {
@@ -21,6 +22,7 @@ func (c *chunk) reset(b []byte) {
 	if c.names == nil {
 		c.names = map[uint32]string{}
 		c.templates = map[uint32]*program{}
+		c.global = map[string]string{}
 	}
 	clear(c.names)
 	clear(c.templates)
@@ -120,7 +122,14 @@ func (c *chunk) name(r *cursor, off uint32) string {
 		r.bad = true
 		return ""
 	}
-	s := string(decodeUTF16(nil, c.b[int(off)+8:int(off)+8+2*n]))
+	raw := c.b[int(off)+8 : int(off)+8+2*n]
+	s, ok := c.global[string(raw)] // the same names recur in every chunk and file
+	if !ok {
+		s = string(decodeUTF16(nil, raw))
+		if len(c.global) < 1<<14 {
+			c.global[string(raw)] = s
+		}
+	}
 	c.names[off] = s
 	if inline {
 		r.skip(8 + 2*n + 2)

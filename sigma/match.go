@@ -392,7 +392,11 @@ func (m *Matcher) val(fid int32, c *cval) bool {
 		case vGlob:
 			res = globMatch(c.glob, v, c.lkind == 0)
 		case vRegex:
-			res = len(v) >= c.minLen && (c.need == "" || strings.Contains(v, c.need)) && (c.run == nil || c.run.has(v)) && c.re.MatchString(v)
+			if c.runOnly {
+				res = c.run.has(v)
+			} else {
+				res = len(v) >= c.minLen && (c.need == "" || strings.Contains(v, c.need)) && (c.run == nil || c.run.has(v)) && c.re.MatchString(v)
+			}
 		case vCIDR:
 			if a, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil {
 				a = a.Unmap()

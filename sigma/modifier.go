@@ -38,6 +38,7 @@ type irVal struct {
 	need    string    // short literal (exact case) a regex match must contain, checked before running it
 	minLen  int       // shortest value (bytes) a regex can match
 	run     *classRun // a run of bytes from one class every match contains
+	runOnly bool      // the whole expression is that run: the run check is the answer
 	glob    []globTok
 	re      *regexp.Regexp
 	nets    []netip.Prefix
@@ -396,6 +397,18 @@ func compileRegex(expr string, i, m, s bool) ([]irVal, error) {
 	if p, err := syntax.Parse(full, syntax.Perl); err == nil {
 		run = regexRun(p) // before Simplify, which unrolls x{n}
 		minLen = regexMinLen(p.Simplify())
+		if run != nil {
+			q := p
+			if q.Op == syntax.OpCapture {
+				q = q.Sub[0]
+			}
+			// x{n,} or x{n,m} alone, unanchored: a match exists iff a run of n exists; only ASCII
+			// classes qualify (the run check counts bytes, the regex counts runes)
+			runOnly := q.Op == syntax.OpRepeat && asciiOnly(q.Sub[0])
+			if runOnly {
+				return []irVal{{kind: vRegex, re: re, run: run, runOnly: true, minLen: run.n}}, nil
+			}
+		}
 	}
 	return []irVal{{kind: vRegex, re: re, trigger: trig, need: need, minLen: minLen, run: run}}, nil
 }
@@ -521,6 +534,10 @@ func regexRun(re *syntax.Regexp) *classRun {
 		sub := p.Sub[0]
 		var c classRun
 		switch sub.Op {
+		case syntax.OpAnyChar, syntax.OpAnyCharNotNL:
+			for b := 0; b < 256; b++ {
+				c.set[b] = sub.Op == syntax.OpAnyChar || b != '\n'
+			}
 		case syntax.OpCharClass:
 			for i := 0; i+1 < len(sub.Rune); i += 2 {
 				lo, hi := sub.Rune[i], sub.Rune[i+1]
@@ -543,6 +560,19 @@ func regexRun(re *syntax.Regexp) *classRun {
 		}
 	}
 	return best
+}
+
+// asciiOnly reports whether a character class (or any-char) admits only ASCII.
+func asciiOnly(re *syntax.Regexp) bool {
+	if re.Op != syntax.OpCharClass {
+		return false
+	}
+	for i := 1; i < len(re.Rune); i += 2 {
+		if re.Rune[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func hasLetter(s string) bool {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"syscall"
@@ -20,12 +21,13 @@ import (
 )
 
 type benchDetectCmd struct {
-	Rules    []string      `help:"Sigma rule files or directories. Default: the SigmaHQ rules in ../shared/corpus/detection/sigma when present, else socbot's test rules." placeholder:"DIR"`
-	Events   []string      `help:"JSON / JSON Lines event files or directories. Default: the corpus regression JSON samples plus every corpus EVTX record rendered as JSON." placeholder:"PATH"`
-	EVTX     []string      `name:"evtx" help:"EVTX files or directories. Default: every EVTX file of the corpus." placeholder:"PATH"`
-	Duration time.Duration `help:"Minimum measuring time of each round." default:"2s"`
-	Rounds   int           `help:"Measuring rounds; medians are reported." default:"5"`
-	JSON     bool          `help:"Print the figures as JSON."`
+	Rules      []string      `help:"Sigma rule files or directories. Default: the SigmaHQ rules in ../shared/corpus/detection/sigma when present, else socbot's test rules." placeholder:"DIR"`
+	Events     []string      `help:"JSON / JSON Lines event files or directories. Default: the corpus regression JSON samples plus every corpus EVTX record rendered as JSON." placeholder:"PATH"`
+	EVTX       []string      `name:"evtx" help:"EVTX files or directories. Default: every EVTX file of the corpus." placeholder:"PATH"`
+	Duration   time.Duration `help:"Minimum measuring time of each round." default:"2s"`
+	Rounds     int           `help:"Measuring rounds; medians are reported." default:"5"`
+	JSON       bool          `help:"Print the figures as JSON."`
+	CPUProfile string        `help:"Write a CPU profile of the measuring rounds to this file." placeholder:"FILE" type:"path"`
 }
 
 func (c *benchDetectCmd) Help() string {
@@ -215,6 +217,17 @@ func (c *benchDetectCmd) Run(g *Globals) error {
 
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return socbot.E(op, socbot.KindInvalid, err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return socbot.E(op, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	var dets int64
 	p := monitor.NewProcessor(rs, nil, func(*monitor.Finding) error { dets++; return nil })
 	round := func(pass func()) (perSec, perCPU float64, n int) {
