@@ -312,6 +312,11 @@ func (bb *bucketBuilder) inst(n *irNode, rename map[string]string, memo map[*irN
 	for _, k := range n.kids {
 		out.kids = append(out.kids, bb.inst(k, rename, memo))
 	}
+	if n.op == opAnd || n.op == opOr {
+		// and/or have no side effects: evaluate the cheap children first so that a failing bit
+		// test saves a regular expression
+		sort.SliceStable(out.kids, func(i, j int) bool { return nodeCost(out.kids[i]) < nodeCost(out.kids[j]) })
+	}
 	if n.test != nil {
 		t := n.test
 		out.fid = bb.fieldID(t.field, rename)
@@ -488,3 +493,33 @@ func (e *Engine) Stats() EngineStats {
 }
 
 var _ = socbot.SeverityInfo
+
+// nodeCost estimates the evaluation cost of a node (relative units).
+func nodeCost(n *node) int {
+	switch n.op {
+	case opAnd, opOr, opNot:
+		c := 0
+		for _, k := range n.kids {
+			c += nodeCost(k)
+		}
+		return c
+	case opTest:
+		c := 0
+		for _, g := range n.groups {
+			for _, v := range g {
+				switch v.kind {
+				case vLit, vExists, vNull:
+					c++
+				case vRegex:
+					c += 50
+				case vGlob, vCIDR:
+					c += 5
+				default:
+					c += 3
+				}
+			}
+		}
+		return c
+	}
+	return 0
+}

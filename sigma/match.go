@@ -395,7 +395,7 @@ func (m *Matcher) val(fid int32, c *cval) bool {
 			if c.runOnly {
 				res = c.run.has(v)
 			} else {
-				res = len(v) >= c.minLen && (c.need == "" || strings.Contains(v, c.need)) && (c.run == nil || c.run.has(v)) && c.re.MatchString(v)
+				res = len(v) >= c.minLen && containsAll(v, c.needs) && (c.run == nil || c.run.has(v)) && c.re.MatchString(v)
 			}
 		case vCIDR:
 			if a, err := netip.ParseAddr(strings.TrimSpace(v)); err == nil {
@@ -516,4 +516,13 @@ func indexFold(v, lit string) int {
 		i++
 	}
 	return -1
+}
+
+func containsAll(v string, needs []string) bool {
+	for _, n := range needs {
+		if !strings.Contains(v, n) {
+			return false
+		}
+	}
+	return true
 }

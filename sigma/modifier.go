@@ -35,7 +35,7 @@ type irVal struct {
 	lkind   acKind
 	s       string    // literal text (folded for vLit), raw for vCased, field name for vFieldRef
 	trigger string    // folded literal that must occur for the test to be true ("" none)
-	need    string    // short literal (exact case) a regex match must contain, checked before running it
+	needs   []string  // literals (exact case) every regex match contains, checked before running it
 	minLen  int       // shortest value (bytes) a regex can match
 	run     *classRun // a run of bytes from one class every match contains
 	runOnly bool      // the whole expression is that run: the run check is the answer
@@ -391,7 +391,7 @@ func compileRegex(expr string, i, m, s bool) ([]irVal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("regular expression %q: %v", expr, err)
 	}
-	trig, need := regexLiteral(full)
+	trig, needs := regexLiteral(full)
 	minLen := 0
 	var run *classRun
 	if p, err := syntax.Parse(full, syntax.Perl); err == nil {
@@ -410,19 +410,19 @@ func compileRegex(expr string, i, m, s bool) ([]irVal, error) {
 			}
 		}
 	}
-	return []irVal{{kind: vRegex, re: re, trigger: trig, need: need, minLen: minLen, run: run}}, nil
+	return []irVal{{kind: vRegex, re: re, trigger: trig, needs: needs, minLen: minLen, run: run}}, nil
 }
 
 // regexLiteral returns a folded literal of at least 3 bytes that every match of the expression must
-// contain (a trigger for the automaton), or else a shorter literal that is not subject to case
-// folding, for a quick strings.Contains before the regular expression runs.
-func regexLiteral(expr string) (trigger, need string) {
+// contain (a trigger for the automaton), and the literals not subject to case folding that every
+// match contains, for quick strings.Contains checks before the regular expression runs.
+func regexLiteral(expr string) (trigger string, needs []string) {
 	re, err := syntax.Parse(expr, syntax.Perl)
 	if err != nil {
-		return "", ""
+		return "", nil
 	}
 	re = re.Simplify()
-	best, bestNeed := "", ""
+	best := ""
 	consider := func(r *syntax.Regexp) {
 		if r.Op != syntax.OpLiteral {
 			return
@@ -437,9 +437,7 @@ func regexLiteral(expr string) (trigger, need string) {
 			best = s
 		}
 		if r.Flags&syntax.FoldCase == 0 || !hasLetter(s) {
-			if len(s) > len(bestNeed) {
-				bestNeed = s
-			}
+			needs = append(needs, s)
 		}
 	}
 	switch re.Op {
@@ -451,9 +449,9 @@ func regexLiteral(expr string) (trigger, need string) {
 		}
 	}
 	if len(best) >= 3 {
-		return foldASCII(best), ""
+		return foldASCII(best), nil
 	}
-	return "", bestNeed
+	return "", needs
 }
 
 // regexMinLen is a lower bound on the bytes any match of re needs (every rune counts as one byte).
