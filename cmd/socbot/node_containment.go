@@ -31,14 +31,15 @@ type ContainmentConfig struct {
 	Policy  *ContainmentPolicy                   `koanf:"policy"`
 	Tenants map[string]ContainmentTenantSettings `koanf:"tenants"` // by tenant id or name
 
-	Poll        string `koanf:"poll"`         // incident feed idle poll (default 100ms)
-	Lag         string `koanf:"lag"`          // how far back each poll looks again (default 2s)
-	Lease       string `koanf:"lease"`        // executor lease: how soon another node resumes a dead one's work (default 2m)
-	CallTimeout string `koanf:"call_timeout"` // one vendor call when the connector sets none (default 30s)
-	BaseBackoff string `koanf:"base_backoff"` // first retry delay (default 500ms)
-	MaxBackoff  string `koanf:"max_backoff"`  // retry delay cap (default 60s)
-	BatchSize   int    `koanf:"batch_size"`   // requests per vendor call (default 100)
-	MaxAttempts int    `koanf:"max_attempts"` // vendor attempts before an action fails (default 8)
+	Poll            string `koanf:"poll"`             // incident feed idle poll (default 100ms)
+	Lag             string `koanf:"lag"`              // how far back each poll looks again (default 2s)
+	Lease           string `koanf:"lease"`            // executor lease: how soon another node resumes a dead one's work (default 2m)
+	CallTimeout     string `koanf:"call_timeout"`     // one vendor call when the connector sets none (default 30s)
+	BaseBackoff     string `koanf:"base_backoff"`     // first retry delay (default 500ms)
+	MaxBackoff      string `koanf:"max_backoff"`      // retry delay cap (default 60s)
+	BreakerCooldown string `koanf:"breaker_cooldown"` // how long a failing connector is left alone (default 30s)
+	BatchSize       int    `koanf:"batch_size"`       // requests per vendor call (default 100)
+	MaxAttempts     int    `koanf:"max_attempts"`     // vendor attempts before an action fails (default 8)
 }
 
 // ContainmentPolicy is an approval policy in the configuration.
@@ -130,7 +131,8 @@ func containmentService(ctx context.Context, n *node) (*service.Service, error) 
 		field, v string
 		dst      *time.Duration
 	}{{"lease", c.Lease, &ex.Lease}, {"call_timeout", c.CallTimeout, &ex.CallTimeout}, {"base_backoff", c.BaseBackoff, &ex.BaseBackoff},
-		{"max_backoff", c.MaxBackoff, &ex.MaxBackoff}, {"poll", c.Poll, &poll}, {"lag", c.Lag, &lag}} {
+		{"max_backoff", c.MaxBackoff, &ex.MaxBackoff}, {"breaker_cooldown", c.BreakerCooldown, &ex.BreakerCooldown},
+		{"poll", c.Poll, &poll}, {"lag", c.Lag, &lag}} {
 		if *d.dst, err = configDuration(d.field, d.v); err != nil {
 			return nil, err
 		}

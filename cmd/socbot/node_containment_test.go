@@ -69,14 +69,6 @@ func newTestToken(t *testing.T, n *node, tenantID string, role socbot.Role, name
 	return secret
 }
 
-// c2Alert is a CrowdStrike detection of host i talking to remote; each i is its own incident.
-func c2Alert(i int, remote string, at time.Time) []byte {
-	return []byte(fmt.Sprintf(`{"metadata":{"eventType":"DetectionSummaryEvent","eventCreationTime":%d},"event":{"ComputerName":"WS-%04d","UserName":"user%d",`+
-		`"DetectName":"Command and control beacon","DetectId":"ldt:c2:%d-%d","Severity":4,"SeverityName":"High","LocalIP":"10.9.%d.%d",`+
-		`"NetworkAccesses":[{"RemoteAddress":"%s","RemotePort":443,"ConnectionDirection":0}]}}`,
-		at.UnixMilli(), i, i, i, at.UnixNano(), i/250, i%250+1, remote))
-}
-
 // TestServeContainsEndToEnd runs a real node: an alert posted to the ingest API becomes an incident,
 // the incident reaches the containment bot through the store feed, the default c2-address playbook
 // blocks the address on the tenant's connector (configured through the API), the steps land on the

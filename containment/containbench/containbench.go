@@ -52,9 +52,10 @@ type Config struct {
 
 // Result is what `socbot bench contain --json` prints.
 type Result struct {
-	Mode           string         `json:"mode"`     // mttc or faults
-	Requests       int            `json:"requests"` // values requested (each on every connector)
-	Actions        int            `json:"actions"`  // ledger actions: requests x connectors
+	Mode           string         `json:"mode"`           // mttc or faults
+	Path           string         `json:"path,omitempty"` // what the clock covers
+	Requests       int            `json:"requests"`       // values requested (each on every connector)
+	Actions        int            `json:"actions"`        // ledger actions: requests x connectors
 	Applied        int            `json:"applied"`
 	Failed         int            `json:"failed"`
 	MTTCP50ms      float64        `json:"mttc_p50_ms"`
@@ -65,6 +66,7 @@ type Result struct {
 	Connectors     []string       `json:"connectors"`
 	FaultsInjected map[string]int `json:"faults_injected,omitempty"`
 	FailReasons    map[string]int `json:"fail_reasons,omitempty"`
+	LostBy         map[string]int `json:"lost_by,omitempty"` // connector and why, for each lost action
 	Seconds        float64        `json:"seconds"`
 }
 
@@ -108,7 +110,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.Deadline <= 0 {
 		cfg.Deadline = 2 * time.Minute
 	}
-	res := Result{Mode: "mttc", Requests: cfg.Actions, FaultsInjected: map[string]int{}, FailReasons: map[string]int{}}
+	res := Result{Mode: "mttc", Path: "containment request -> ledger -> connectors (no HTTP, no triage)", Requests: cfg.Actions, FaultsInjected: map[string]int{}, FailReasons: map[string]int{}}
 	if cfg.Faults {
 		res.Mode = "faults"
 	}
