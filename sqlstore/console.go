@@ -145,7 +145,8 @@ func searchTerms(q string) []string {
 // entityTypes are the observable types an exact entity search tries.
 var entityTypes = []string{"ip", "domain", "url", "host", "user", "email", "md5", "sha1", "sha256", "file", "process"}
 
-// SearchIncidents lists incidents newest first with the console's filters. The search is full text
+// SearchIncidents lists incidents newest first with the console's filters; the total is counted up to
+// socbot.TotalCap. The search is full text
 // (SQLite FTS5, PostgreSQL tsvector; every word must match, as a prefix) over title, category and
 // assignee, or an incident number ("#12"), or an exact observable value (host name, IP, hash, ...).
 func (s *Store) SearchIncidents(ctx context.Context, q socbot.IncidentQuery) (socbot.IncidentPage, error) {
@@ -198,13 +199,13 @@ func (s *Store) SearchIncidents(ctx context.Context, q socbot.IncidentQuery) (so
 					for i := range terms {
 						terms[i] = strings.ToLower(terms[i]) + ":*"
 					}
-					alts = append(alts, "search_tsv @@ to_tsquery('simple', ?)")
+					alts = append(alts, "SELECT id FROM incidents WHERE search_tsv @@ to_tsquery('simple', ?)")
 					args = append(args, strings.Join(terms, " & "))
 				} else {
 					for i := range terms {
 						terms[i] = `"` + terms[i] + `"*`
 					}
-					alts = append(alts, "id IN (SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?)")
+					alts = append(alts, "SELECT rowid FROM incidents_fts WHERE incidents_fts MATCH ?")
 					args = append(args, strings.Join(terms, " "))
 				}
 			}
@@ -218,9 +219,9 @@ func (s *Store) SearchIncidents(ctx context.Context, q socbot.IncidentQuery) (so
 				entWhere = "tenant_id = ? AND " + entWhere
 				ents = append([]any{q.TenantID}, ents...)
 			}
-			alts = append(alts, "id IN (SELECT incident_id FROM incident_entities WHERE "+entWhere+")")
+			alts = append(alts, "SELECT incident_id FROM incident_entities WHERE "+entWhere)
 			args = append(args, ents...)
-			where = append(where, "("+strings.Join(alts, " OR ")+")")
+			where = append(where, "id IN ("+strings.Join(alts, " UNION ")+")")
 		}
 	}
 	cond := ""
@@ -229,8 +230,12 @@ func (s *Store) SearchIncidents(ctx context.Context, q socbot.IncidentQuery) (so
 	}
 	page := socbot.IncidentPage{Total: -1, Incidents: []socbot.Incident{}}
 	if q.WantTotal {
-		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM incidents`+cond), args...).Scan(&page.Total); err != nil {
+		// Count at most TotalCap+1 rows: an exact count of a large listing costs more than the page.
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT COUNT(*) FROM (SELECT 1 FROM incidents`+cond+` LIMIT ?) capped`), append(args, socbot.TotalCap+1)...).Scan(&page.Total); err != nil {
 			return page, dbErr(op, err)
+		}
+		if page.Total > socbot.TotalCap {
+			page.Total, page.More = socbot.TotalCap, true
 		}
 	}
 	limit := q.Limit

@@ -831,24 +831,27 @@ func (s *Store) SeedBench(ctx context.Context, tenantID string, from, to time.Ti
 		}
 		if incidents > 0 {
 			step := span / int64(incidents)
+			// The newest 1% (at least 20) are still open, the others closed: the backlog of a working SOC.
+			openFrom := incidents - max(incidents/100, min(20, incidents))
 			if _, err := tx.ExecContext(ctx, s.q(`WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?)
 				INSERT INTO incidents (id, tenant_id, number, title, priority, status, queue, assignee, category, confidence, reasons, alert_count,
 					tactics, techniques, first_seen, last_seen, created_at, updated_at, ack_due, resolve_due, acknowledged_at, contained_at, resolved_at)
 				SELECT ? + i, ?, ? + i,
 					CASE i % 5 WHEN 0 THEN 'Brute force against ' WHEN 1 THEN 'Malware on ' WHEN 2 THEN 'Phishing link clicked on ' WHEN 3 THEN 'C2 beacon from ' ELSE 'Suspicious PowerShell on ' END || 'host-' || (i % 997),
 					1 + i % 4,
-					CASE i % 10 WHEN 0 THEN 'new' WHEN 1 THEN 'acknowledged' WHEN 2 THEN 'contained' WHEN 3 THEN 'false_positive' ELSE 'resolved' END,
+					CASE WHEN i >= ? THEN (CASE i % 3 WHEN 0 THEN 'new' WHEN 1 THEN 'acknowledged' ELSE 'contained' END)
+						WHEN i % 10 = 3 THEN 'false_positive' ELSE 'resolved' END,
 					CASE i % 7 WHEN 0 THEN 'tier2' ELSE 'triage' END, CASE i % 3 WHEN 0 THEN '' ELSE 'analyst' || (i % 9) || '@mssp.example' END,
 					CASE i % 6 WHEN 0 THEN 'malware' WHEN 1 THEN 'credential-access' WHEN 2 THEN 'phishing' WHEN 3 THEN 'network' WHEN 4 THEN 'execution' ELSE 'impact' END,
 					50 + i % 50, '["seeded"]', 1,
 					'[]', CASE i % 6 WHEN 0 THEN '["T1059.001"]' WHEN 1 THEN '["T1110"]' WHEN 2 THEN '["T1566.001","T1204.001"]' WHEN 3 THEN '["T1071.001"]' WHEN 4 THEN '["T1003.001"]' ELSE '["T1486"]' END,
 					? + i * ? - 60000000 * (1 + i % 30), ? + i * ?, ? + i * ?, ? + i * ?,
 					? + i * ? + 900000000 * (1 + i % 4), ? + i * ? + 14400000000 * (1 + i % 4),
-					CASE WHEN i % 10 = 0 THEN NULL ELSE ? + i * ? + 60000000 * (1 + i % 120) END,
-					CASE WHEN i % 10 = 2 OR i % 10 >= 4 AND i % 3 = 0 THEN ? + i * ? + 60000000 * (30 + i % 300) ELSE NULL END,
-					CASE WHEN i % 10 >= 3 THEN ? + i * ? + 60000000 * (60 + i % 3000) ELSE NULL END
-				FROM n`), incidents, first, tenantID, next, us(from), step, us(from), step, us(from), step, us(from), step,
-				us(from), step, us(from), step, us(from), step, us(from), step, us(from), step); err != nil {
+					CASE WHEN i >= ? AND i % 3 = 0 THEN NULL ELSE ? + i * ? + 60000000 * (1 + i % 120) END,
+					CASE WHEN (i >= ? AND i % 3 = 2) OR (i < ? AND i % 10 <> 3 AND i % 4 = 0) THEN ? + i * ? + 60000000 * (30 + i % 300) ELSE NULL END,
+					CASE WHEN i < ? THEN ? + i * ? + 60000000 * (60 + i % 3000) ELSE NULL END
+				FROM n`), incidents, first, tenantID, next, openFrom, us(from), step, us(from), step, us(from), step, us(from), step,
+				us(from), step, us(from), step, openFrom, us(from), step, openFrom, openFrom, us(from), step, openFrom, us(from), step); err != nil {
 				return dbErr(op, err)
 			}
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE tenant_counters SET next_incident = ? WHERE tenant_id = ?`), next+int64(incidents), tenantID); err != nil {

@@ -725,7 +725,7 @@ func testConsoleSearch(t *testing.T, in Instance) {
 	now := in.Clock.Now()
 	all, err := cs.SearchIncidents(ctx(), socbot.IncidentQuery{TenantID: a.ID, Limit: 500, WantTotal: true, Now: now})
 	must(t, err)
-	if all.Total < 40 || int(all.Total) != len(all.Incidents) {
+	if all.Total < 40 || int(all.Total) != len(all.Incidents) || all.More {
 		t.Fatalf("total %d, listed %d", all.Total, len(all.Incidents))
 	}
 	for _, inc := range all.Incidents {

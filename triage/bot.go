@@ -415,6 +415,9 @@ func (w *work) join(cfg *tenantConfig, st *tenantState, id int64, a *socbot.Aler
 	}
 	for _, e := range ents {
 		st.entities[e] = entityRef{incidentID: id, lastSeen: maxTime(st.entities[e].lastSeen, a.ReceivedAt)}
+		if _, known := is.ents[e]; known {
+			continue // the incident already has it: its rows need no rewrite (the window runs on the incident's last-seen)
+		}
 		is.ents[e] = struct{}{}
 		m[e] = maxTime(m[e], a.ReceivedAt)
 	}

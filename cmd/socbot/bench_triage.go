@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-isatty"
@@ -58,6 +59,7 @@ type BenchTriageResult struct {
 	Duplicated   int64   `json:"duplicated"`
 	Incidents    int64   `json:"incidents"`
 	PeakRSSMB    float64 `json:"peak_rss_mb"`
+	CPUus        float64 `json:"cpu_us_per_alert"` // process CPU time (user+system, all threads) per alert: steadier than wall time on a shared machine
 	DB           string  `json:"db"`
 	Bus          string  `json:"bus"`
 	CPUs         int     `json:"cpus"`
@@ -184,6 +186,7 @@ func (c *benchTriageCmd) Run(g *Globals) error {
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
+	cpuStart := cpuTime()
 	var wg sync.WaitGroup
 	for i := 0; i < c.Clients; i++ {
 		wg.Add(1)
@@ -219,6 +222,7 @@ func (c *benchTriageCmd) Run(g *Globals) error {
 		say("some requests failed: %v", err)
 	}
 	elapsed := time.Unix(0, lat.last.Load()).Sub(start)
+	cpuUsed := cpuTime() - cpuStart
 
 	res := BenchTriageResult{Alerts: c.Alerts, Accepted: accepted.Load(), Tenants: c.Tenants, Batch: c.Batch, Clients: c.Clients,
 		OfferedRate: c.Rate, ElapsedSec: round(elapsed.Seconds(), 3), DB: n.store.Engine(), Bus: busName(n.bus), CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
@@ -243,6 +247,7 @@ func (c *benchTriageCmd) Run(g *Globals) error {
 		return err
 	}
 	res.PeakRSSMB = peakRSSMB()
+	res.CPUus = round(float64(cpuUsed.Microseconds())/float64(max(res.Accepted, 1)), 1)
 	out, _ := json.MarshalIndent(res, "", "  ")
 	if c.JSON {
 		out, _ = json.Marshal(res)
@@ -272,6 +277,15 @@ func benchPost(client *http.Client, base, token string, body []byte) (int, error
 		return 0, err
 	}
 	return r.Accepted, nil
+}
+
+// cpuTime is the process's user plus system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSSMB reads the process's peak resident set size (Linux).
