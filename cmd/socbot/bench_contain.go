@@ -398,7 +398,7 @@ func (c *benchContainCmd) faults(ctx context.Context, log *slog.Logger, progress
 		return res, err
 	}
 	defer b.Close()
-	f, err := newFleet((total+11)/12, 100*time.Millisecond)
+	f, err := newFleet((total+11)/12, 100*time.Millisecond, 0)
 	if err != nil {
 		return res, err
 	}

@@ -34,7 +34,8 @@ type fleet struct {
 
 // newFleet starts every vendor fake, each seeded for perType distinct requests. A 429 asks for
 // retryAfter in the vendor's own signal.
-func newFleet(perType int, retryAfter time.Duration) (*fleet, error) {
+// Every call is answered latency after the fake acted (a vendor's round trip), so that work is in flight.
+func newFleet(perType int, retryAfter, latency time.Duration) (*fleet, error) {
 	f := &fleet{perType: perType}
 	for _, typ := range fakes.Types() {
 		tg, err := fakes.Build(typ, fakes.Options{N: perType, RetryAfter: retryAfter})
@@ -43,7 +44,26 @@ func newFleet(perType int, retryAfter time.Duration) (*fleet, error) {
 			return nil, err
 		}
 		f.targets = append(f.targets, tg)
-		f.servers = append(f.servers, httptest.NewServer(tg.Fake))
+		var h http.Handler = tg.Fake
+		if latency > 0 {
+			h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				// The vendor acts at once and answers later: a client that dies in between leaves
+				// an effect it never heard of (what the in-doubt handling is for).
+				rec := httptest.NewRecorder()
+				tg.Fake.ServeHTTP(rec, r)
+				select {
+				case <-time.After(latency):
+				case <-r.Context().Done():
+					return
+				}
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				w.WriteHeader(rec.Code)
+				_, _ = w.Write(rec.Body.Bytes())
+			})
+		}
+		f.servers = append(f.servers, httptest.NewServer(h))
 	}
 	return f, nil
 }
