@@ -40,13 +40,17 @@ type IncidentQuery struct {
 	Now       time.Time
 	Limit     int
 	Offset    int
-	WantTotal bool
+	WantTotal bool // count the matches, up to TotalCap
 }
+
+// TotalCap is where an incident listing stops counting: past it the page says "more than".
+const TotalCap = 1000
 
 // IncidentPage is one page of an incident listing.
 type IncidentPage struct {
 	Incidents []Incident `json:"incidents"`
-	Total     int64      `json:"total"` // -1 unless asked for
+	Total     int64      `json:"total"`         // -1 unless asked for
+	More      bool       `json:"more_than_cap"` // Total is TotalCap and there are more
 }
 
 // TenantSummary is one tenant's line in the MSSP's all-tenants view.
@@ -74,6 +78,9 @@ type ConsoleStore interface {
 	DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error)
 
 	SearchIncidents(ctx context.Context, q IncidentQuery) (IncidentPage, error)
+	// Activity returns the timeline entries of the given kinds for several incidents of one tenant at
+	// once, oldest first (the client portal's "what was done and when").
+	Activity(ctx context.Context, tenantID string, incidentIDs []int64, kinds []string) (map[int64][]TimelineEntry, error)
 	TenantSummaries(ctx context.Context, now time.Time) ([]TenantSummary, error)
 }
 

@@ -197,6 +197,7 @@ type incidentsView struct {
 	F          incidentFilter
 	Incidents  []socbot.Incident
 	Total      int64
+	TotalMore  bool
 	Page       int
 	More       bool
 	Prev, Next string
@@ -262,7 +263,7 @@ func (c *Console) incidents(w http.ResponseWriter, r *http.Request, s *session) 
 		c.fail(w, r, err)
 		return
 	}
-	v := incidentsView{F: f, Incidents: res.Incidents, Total: res.Total, Page: f.Page}
+	v := incidentsView{F: f, Incidents: res.Incidents, Total: res.Total, TotalMore: res.More, Page: f.Page}
 	if len(v.Incidents) > pageSize {
 		v.Incidents, v.More = v.Incidents[:pageSize], true
 	}
@@ -803,24 +804,26 @@ func (c *Console) portal(w http.ResponseWriter, r *http.Request, s *session) {
 		c.fail(w, r, err)
 		return
 	}
-	v := map[string]any{"Tenant": t, "Open": open.Total, "Closed": closed.Total}
+	v := map[string]any{"Tenant": t, "Open": open.Total, "OpenMore": open.More, "Closed": closed.Total, "ClosedMore": closed.More}
+	var ids []int64
+	for _, inc := range res.Incidents {
+		ids = append(ids, inc.ID)
+	}
+	kinds := make([]string, 0, len(portalKinds))
+	for k := range portalKinds {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	done, err := c.Console.Activity(r.Context(), tenant, ids, kinds)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	var items []portalItem
 	for _, inc := range res.Incidents {
-		if inc.Status == socbot.StatusMerged {
-			continue
+		if inc.Status != socbot.StatusMerged {
+			items = append(items, portalItem{Incident: inc, Done: done[inc.ID]})
 		}
-		tl, err := c.Store.Timeline(r.Context(), tenant, inc.ID)
-		if err != nil {
-			c.fail(w, r, err)
-			return
-		}
-		it := portalItem{Incident: inc}
-		for _, e := range tl {
-			if portalKinds[e.Kind] {
-				it.Done = append(it.Done, e)
-			}
-		}
-		items = append(items, it)
 	}
 	v["Items"] = items
 	c.render(w, r, 200, "portal", s, page{Title: "Our incidents", Body: v})

@@ -300,3 +300,35 @@ func (s *Store) TenantSummaries(ctx context.Context, now time.Time) ([]socbot.Te
 	}
 	return out, nil
 }
+
+// Activity returns the timeline entries of the given kinds for the tenant's incidents ids, oldest first.
+func (s *Store) Activity(ctx context.Context, tenantID string, incidentIDs []int64, kinds []string) (map[int64][]socbot.TimelineEntry, error) {
+	const op = "sqlstore.Activity"
+	out := map[int64][]socbot.TimelineEntry{}
+	if len(incidentIDs) == 0 || len(kinds) == 0 {
+		return out, nil
+	}
+	args := []any{tenantID}
+	for _, id := range incidentIDs {
+		args = append(args, id)
+	}
+	for _, k := range kinds {
+		args = append(args, k)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, incident_id, at, actor, kind, text FROM timeline WHERE tenant_id = ? AND incident_id IN (`+
+		placeholders(len(incidentIDs))+`) AND kind IN (`+placeholders(len(kinds))+`) ORDER BY incident_id, id`), args...)
+	if err != nil {
+		return nil, dbErr(op, err)
+	}
+	err = eachRow(rows, func(r *sql.Rows) error {
+		e := socbot.TimelineEntry{TenantID: tenantID}
+		var at int64
+		if err := r.Scan(&e.ID, &e.IncidentID, &at, &e.Actor, &e.Kind, &e.Text); err != nil {
+			return err
+		}
+		e.At = fromUS(at)
+		out[e.IncidentID] = append(out[e.IncidentID], e)
+		return nil
+	})
+	return out, dbErr(op, err)
+}

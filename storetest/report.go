@@ -798,3 +798,48 @@ func testConsoleSearch(t *testing.T, in Instance) {
 }
 
 func unjson(s string, v any) { _ = json.Unmarshal([]byte(s), v) }
+
+func init() { Add("ConsoleActivity", testConsoleActivity) }
+
+func testConsoleActivity(t *testing.T, in Instance) {
+	cs, ok := in.Store.(socbot.ConsoleStore)
+	if !ok {
+		t.Skip("store does not implement ConsoleStore")
+	}
+	a := SeedReportTenant(t, in.Store, in.Clock, in.Exec, "acme")
+	b := SeedReportTenant(t, in.Store, in.Clock, in.Exec, "globex")
+	incs, err := in.Store.Incidents(ctx(), socbot.IncidentFilter{TenantID: a.ID, Limit: 1000})
+	must(t, err)
+	bIncs, err := in.Store.Incidents(ctx(), socbot.IncidentFilter{TenantID: b.ID, Limit: 1000})
+	must(t, err)
+	var ids []int64
+	for _, inc := range incs {
+		ids = append(ids, inc.ID)
+	}
+	ids = append(ids, bIncs[0].ID) // another tenant's: must yield nothing
+	got, err := cs.Activity(ctx(), a.ID, ids, []string{"status", "note"})
+	must(t, err)
+	if len(got[bIncs[0].ID]) != 0 {
+		t.Fatal("activity of another tenant's incident")
+	}
+	n := 0
+	for _, inc := range incs {
+		tl, err := in.Store.Timeline(ctx(), a.ID, inc.ID)
+		must(t, err)
+		var want []string
+		for _, e := range tl {
+			if e.Kind == "status" || e.Kind == "note" {
+				want = append(want, e.Kind+":"+e.Text)
+			}
+		}
+		var have []string
+		for _, e := range got[inc.ID] {
+			have = append(have, e.Kind+":"+e.Text)
+		}
+		sliceEq(t, fmt.Sprintf("incident %d", inc.ID), have, want)
+		n += len(have)
+	}
+	if n == 0 {
+		t.Fatal("no activity at all")
+	}
+}
