@@ -23,6 +23,13 @@ type containCmd struct {
 	Block   containBlockCmd   `cmd:"" help:"Block VALUE now (nftables: add it to the set, with --ttl as its timeout)."`
 	Unblock containUnblockCmd `cmd:"" help:"Undo a block of VALUE now (nftables: delete it from the set). Absent counts as success."`
 	Plan    containPlanCmd    `cmd:"" help:"Dry run: print exactly what each connector would change for VALUE, changing nothing."`
+
+	// The ledger of a socbot server's containment bot (contain_ledger.go).
+	Actions containActionsCmd `cmd:"" help:"List the containment ledger of a tenant (the server's database)."`
+	Pending containPendingCmd `cmd:"" help:"List the containment actions waiting for approval."`
+	Approve containDecideCmd  `cmd:"" help:"Approve a containment action waiting for approval (as cli:<your user>)."`
+	Deny    containDenyCmd    `cmd:"" help:"Deny a containment action waiting for approval, with a comment."`
+	Remove  containRemoveCmd  `cmd:"" help:"Undo an applied containment action (the server's executor does it)."`
 }
 
 // containTarget are the flags shared by the verbs.
