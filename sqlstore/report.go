@@ -70,7 +70,7 @@ func (s *Store) ReportMetrics(ctx context.Context, tenantID string, from, to tim
 		},
 		func() (err error) {
 			m.TopThreats, err = s.counts(ctx, `SELECT title, COUNT(*) FROM alerts WHERE tenant_id = ? AND received_at >= ? AND received_at < ?
-				GROUP BY title ORDER BY 2 DESC, 1 LIMIT 10`, tenantID, f, t)
+				GROUP BY title ORDER BY 2 DESC, title`+s.bytewise()+` LIMIT 10`, tenantID, f, t)
 			return err
 		},
 	}
@@ -231,7 +231,7 @@ func (s *Store) ReportMetrics(ctx context.Context, tenantID string, from, to tim
 		techQ = `SELECT j.value, COUNT(*) FROM incidents i CROSS JOIN LATERAL jsonb_array_elements_text(i.techniques::jsonb) AS j(value)`
 	}
 	if m.TopTechniques, err = s.counts(ctx, techQ+` WHERE i.tenant_id = ? AND i.created_at >= ? AND i.created_at < ? AND i.status <> 'merged'
-		GROUP BY j.value ORDER BY 2 DESC, 1 LIMIT 10`, tenantID, f, t); err != nil {
+		GROUP BY j.value ORDER BY 2 DESC, j.value`+s.bytewise()+` LIMIT 10`, tenantID, f, t); err != nil {
 		return m, dbErr(op, err)
 	}
 
@@ -240,6 +240,15 @@ func (s *Store) ReportMetrics(ctx context.Context, tenantID string, from, to tim
 		return m, dbErr(op, err)
 	}
 	return m, nil
+}
+
+// bytewise makes an ORDER BY on text compare bytes, as SQLite does and as the Go side sorts: ties in
+// the top-N lists then break the same way on both engines, whatever PostgreSQL's collation.
+func (s *Store) bytewise() string {
+	if s.engine == Postgres {
+		return ` COLLATE "C"`
+	}
+	return ""
 }
 
 // localDays returns the start of every local day of [from, to) (the first is from itself).
