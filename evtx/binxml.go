@@ -14,7 +14,8 @@ type chunk struct {
 	b         []byte
 	names     map[uint32]string
 	templates map[uint32]*program
-	global    map[string]string // decoded names by their UTF-16 bytes, kept across chunks
+	global    map[string]string        // decoded names by their UTF-16 bytes, kept across chunks
+	shared    map[templateKey]*program // compiled templates by structure, kept across chunks
 }
 
 func (c *chunk) reset(b []byte) {
@@ -23,6 +24,7 @@ func (c *chunk) reset(b []byte) {
 		c.names = map[uint32]string{}
 		c.templates = map[uint32]*program{}
 		c.global = map[string]string{}
+		c.shared = map[templateKey]*program{}
 	}
 	clear(c.names)
 	clear(c.templates)
@@ -324,6 +326,106 @@ func appendText(ps []piece, s string) []piece {
 	return append(ps, piece{sub: -1, text: s})
 }
 
+// templateHash hashes a template body by structure (tokens, resolved names, texts, substitution
+// ids and types), leaving out chunk offsets, so that the same template compiled in an earlier chunk
+// or file is found again.
+func (c *chunk) templateHash(start, end int) (uint64, bool) {
+	r := &cursor{b: c.b, pos: start, end: end}
+	h := fnv1a(14695981039346656037, nil)
+	str := func(s string) {
+		h = fnv1a(h, []byte(s))
+		h = fnv1a(h, []byte{0})
+	}
+	for r.pos < r.end && !r.bad {
+		tok := r.u8()
+		h = fnv1a(h, []byte{tok})
+		switch tok &^ tokMoreBit {
+		case tokEOF:
+			return h, !r.bad
+		case tokFragment:
+			r.skip(3)
+		case tokOpenStart:
+			r.u16()
+			r.u32()
+			str(c.name(r, r.u32()))
+			if tok&tokMoreBit != 0 {
+				r.u32()
+			}
+		case tokAttribute:
+			str(c.name(r, r.u32()))
+		case tokValue:
+			h = fnv1a(h, []byte{r.u8()})
+			n := int(r.u16())
+			if r.pos+2*n > r.end {
+				return 0, false
+			}
+			h = fnv1a(h, c.b[r.pos:r.pos+2*n])
+			r.skip(2 * n)
+		case tokCDATA, tokPIData:
+			n := int(r.u16())
+			if r.pos+2*n > r.end {
+				return 0, false
+			}
+			h = fnv1a(h, c.b[r.pos:r.pos+2*n])
+			r.skip(2 * n)
+		case tokCharRef:
+			v := r.u16()
+			h = fnv1a(h, []byte{byte(v), byte(v >> 8)})
+		case tokEntityRef, tokPITarget:
+			str(c.name(r, r.u32()))
+		case tokNormalSub, tokOptionalSub:
+			id := r.u16()
+			h = fnv1a(h, []byte{byte(id), byte(id >> 8), r.u8()})
+		case tokCloseStart, tokCloseEmpty, tokEnd:
+		default:
+			return 0, false
+		}
+	}
+	return h, !r.bad
+}
+
+func fnv1a(h uint64, b []byte) uint64 {
+	for _, c := range b {
+		h ^= uint64(c)
+		h *= 1099511628211
+	}
+	return h
+}
+
+type templateKey struct {
+	guid [16]byte
+	size uint32
+	hash uint64
+}
+
+// lookupOrCompile returns the program of the template whose definition (GUID at guidPos, body
+// between start and end) is at defOff, from the chunk cache, the reader-wide cache or by compiling.
+func (c *chunk) lookupOrCompile(defOff uint32, guidPos, start, end int) (*program, bool) {
+	if p := c.templates[defOff]; p != nil {
+		return p, true
+	}
+	var k templateKey
+	copy(k.guid[:], c.b[guidPos:guidPos+16])
+	k.size = uint32(end - start)
+	h, ok := c.templateHash(start, end)
+	if ok {
+		k.hash = h
+		if p := c.shared[k]; p != nil {
+			c.templates[defOff] = p
+			return p, true
+		}
+	}
+	p, ok2 := c.compile(start, end)
+	if !ok2 {
+		return nil, false
+	}
+	c.templates[defOff] = p
+	if ok && len(c.shared) < 1<<12 {
+		c.shared[k] = p
+	}
+	return p, true
+}
+
 type subValue struct {
 	typ  byte
 	data []byte
@@ -356,39 +458,24 @@ func (c *chunk) parseFragment(start, end int, sec Section, rd *Reader, depth int
 			if r.bad {
 				return false
 			}
-			p := c.templates[defOff]
+			if int(defOff)+24 > len(c.b) {
+				return false
+			}
+			size := int(binary.LittleEndian.Uint32(c.b[defOff+20:]))
+			bs := int(defOff) + 24
+			if bs+size > len(c.b) {
+				return false
+			}
 			if int(defOff) == r.pos {
 				// inline definition: next offset, GUID, size, body
-				r.skip(4 + 16)
-				size := int(r.u32())
-				bodyStart := r.pos
-				r.skip(size)
+				r.skip(24 + size)
 				if r.bad {
 					return false
 				}
-				if p == nil {
-					var ok bool
-					p, ok = c.compile(bodyStart, bodyStart+size)
-					if !ok {
-						return false
-					}
-					c.templates[defOff] = p
-				}
-			} else if p == nil {
-				if int(defOff)+24 > len(c.b) {
-					return false
-				}
-				size := int(binary.LittleEndian.Uint32(c.b[defOff+20:]))
-				bs := int(defOff) + 24
-				if bs+size > len(c.b) {
-					return false
-				}
-				var ok bool
-				p, ok = c.compile(bs, bs+size)
-				if !ok {
-					return false
-				}
-				c.templates[defOff] = p
+			}
+			p, ok := c.lookupOrCompile(defOff, int(defOff)+4, bs, bs+size)
+			if !ok {
+				return false
 			}
 			// substitution array
 			n := int(r.u32())
