@@ -126,7 +126,9 @@ func dial(t *testing.T, ns, addr string) error {
 func flows(t *testing.T, ns, addr string) {
 	t.Helper()
 	var err error
-	for i := 0; i < 3; i++ { // the very first packets may wait for neighbour discovery
+	// The very first packets may wait for the veth link to come up and for neighbour discovery
+	// (IPv6 takes a second or two on a busy machine): retry for a while before calling it blocked.
+	for deadline := time.Now().Add(6 * time.Second); time.Now().Before(deadline); {
 		if err = dial(t, ns, addr); err == nil {
 			return
 		}
