@@ -82,6 +82,7 @@ type Reader struct {
 	r     io.ReaderAt
 	size  int64
 	buf   []byte
+	data  []byte // whole file in memory (ResetBytes), else nil
 	Stats Stats
 
 	c      chunk
@@ -114,7 +115,7 @@ func (rd *Reader) Reset(r io.ReaderAt, size int64) error {
 	if string(hdr[:]) != "ElfFile\x00" {
 		return socbot.E("evtx.NewReader", socbot.KindUnsupported, ErrNotEVTX)
 	}
-	rd.r, rd.size, rd.Stats = r, size, Stats{}
+	rd.r, rd.size, rd.data, rd.Stats = r, size, nil, Stats{}
 	if rd.buf == nil {
 		rd.buf = make([]byte, chunkSize)
 	}
@@ -146,25 +147,52 @@ func IsEVTX(head []byte) bool { return len(head) >= 8 && string(head[:8]) == "El
 // Records calls fn for every record in file order. An error from fn stops the walk and is returned.
 func (rd *Reader) Records(fn func(*Record) error) error {
 	for off := int64(fileHeaderSize); off+chunkSize <= rd.size; off += chunkSize {
-		n, err := rd.r.ReadAt(rd.buf, off)
-		if n < chunkSize {
-			if err == nil || err == io.EOF {
-				break
+		var b []byte
+		if rd.data != nil {
+			b = rd.data[off : off+chunkSize]
+		} else {
+			// the header first: only the used part of the chunk (up to its free space offset) is read
+			n, err := rd.r.ReadAt(rd.buf[:512], off)
+			if n < 512 {
+				if err == nil || err == io.EOF {
+					break
+				}
+				return socbot.E("evtx.Records", err)
 			}
-			return socbot.E("evtx.Records", err)
+			used := int(binary.LittleEndian.Uint32(rd.buf[48:]))
+			if used < 512 || used > chunkSize {
+				used = chunkSize
+			}
+			n, err = rd.r.ReadAt(rd.buf[512:used], off+512)
+			if n < used-512 {
+				if err == nil || err == io.EOF {
+					break
+				}
+				return socbot.E("evtx.Records", err)
+			}
+			b = rd.buf[:used]
 		}
-		if string(rd.buf[:8]) != "ElfChnk\x00" {
-			if allZero(rd.buf[:8]) {
+		if string(b[:8]) != "ElfChnk\x00" {
+			if allZero(b[:8]) {
 				continue // unused chunk
 			}
 			rd.Stats.BadChunks++
 			continue
 		}
 		rd.Stats.Chunks++
-		if err := rd.chunkRecords(rd.buf, fn); err != nil {
+		if err := rd.chunkRecords(b, fn); err != nil {
 			return err
 		}
 	}
+	return nil
+}
+
+// ResetBytes points the reader at a whole file held in memory; chunks are parsed in place.
+func (rd *Reader) ResetBytes(data []byte) error {
+	if len(data) < fileHeaderSize || string(data[:8]) != "ElfFile\x00" {
+		return socbot.E("evtx.NewReader", socbot.KindUnsupported, ErrNotEVTX)
+	}
+	rd.r, rd.size, rd.data, rd.Stats = nil, int64(len(data)), data, Stats{}
 	return nil
 }
 

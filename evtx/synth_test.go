@@ -212,6 +212,15 @@ func TestSyntheticFile(t *testing.T) {
 	if rd.Stats.Records != 3 || rd.Stats.Templates != 1 || rd.Stats.BadRecords != 0 {
 		t.Errorf("stats %+v: want 3 records from 1 compiled template", rd.Stats)
 	}
+	// the in-memory path gives the same records
+	var again []string
+	if err := rd.ResetBytes(data); err != nil {
+		t.Fatal(err)
+	}
+	rd.Records(func(r *Record) error { again = append(again, strings.Clone(r.Value("Image"))); return nil })
+	if strings.Join(again, "|") != `C:\Windows\System32\whoami.exe|C:\Temp\Ünïcode.exe|C:\x.exe` {
+		t.Errorf("ResetBytes: %q", again)
+	}
 }
 
 func TestTruncatedAndCorrupt(t *testing.T) {

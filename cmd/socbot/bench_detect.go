@@ -269,12 +269,10 @@ func (c *benchDetectCmd) Run(g *Globals) error {
 		}
 		fig.EVTXRecords = records
 		rd := &evtx.Reader{}
-		br := bytes.NewReader(nil)
 		matchPass := func() {
 			p.ResetCache()
 			for _, d := range evtxData {
-				br.Reset(d)
-				if rd.Reset(br, int64(len(d))) == nil {
+				if rd.ResetBytes(d) == nil {
 					rd.Records(func(r *evtx.Record) error { return p.ProcessEVTX(r, "bench") })
 				}
 			}
@@ -285,8 +283,7 @@ func (c *benchDetectCmd) Run(g *Globals) error {
 			ws, cs = append(ws, w*float64(records)), append(cs, cp*float64(records))
 			pw, _, _ := round(func() {
 				for _, d := range evtxData {
-					br.Reset(d)
-					if rd.Reset(br, int64(len(d))) == nil {
+					if rd.ResetBytes(d) == nil {
 						rd.Records(func(*evtx.Record) error { return nil })
 					}
 				}
