@@ -142,6 +142,9 @@ func (e *Engine) Match(tenantID string, typ socbot.ObservableType, value string)
 	return e.matcher.Match(tenantID, typ, value)
 }
 
+// EntryOf is the match index's view of an indicator (what Load and IndexScanner produce).
+func EntryOf(in *Indicator) IndexEntry { return indexEntry(in) }
+
 // indexEntry maps an indicator to its index entry; inactive ones become tombstones.
 func indexEntry(in *Indicator) IndexEntry {
 	e := IndexEntry{TenantID: in.TenantID, Type: in.Type, Value: in.Value, Base: in.BaseScore(), Ref: in.Reference(),
@@ -152,16 +155,33 @@ func indexEntry(in *Indicator) IndexEntry {
 	return e
 }
 
+// IndexScanner is an optional Store method: the match index's view of every live indicator of every
+// tenant (what indexEntry makes of it), read without decoding whole indicators. Load uses it when the
+// store has it.
+type IndexScanner interface {
+	ScanIndexEntries(ctx context.Context, fn func(*IndexEntry) error) error
+}
+
 // Load rebuilds the match index from every stored indicator that is not revoked or filtered
 // (expired ones are included: they may be restored by a sighting, and the index ages them itself).
 func (e *Engine) Load(ctx context.Context) (int, error) {
 	e.compactM.Lock()
 	defer e.compactM.Unlock()
 	var entries []IndexEntry
-	err := e.store.ScanIndicators(ctx, Filter{TenantID: "*"}, func(in *Indicator) error {
-		entries = append(entries, indexEntry(in))
-		return nil
-	})
+	var err error
+	if sc, ok := e.store.(IndexScanner); ok {
+		err = sc.ScanIndexEntries(ctx, func(x *IndexEntry) error {
+			if !x.Dead {
+				entries = append(entries, *x)
+			}
+			return nil
+		})
+	} else {
+		err = e.store.ScanIndicators(ctx, Filter{TenantID: "*"}, func(in *Indicator) error {
+			entries = append(entries, indexEntry(in))
+			return nil
+		})
+	}
 	if err != nil {
 		return 0, socbot.E("intel.Engine.Load", err)
 	}

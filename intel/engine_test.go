@@ -164,7 +164,7 @@ func TestEnricherRecordsSightings(t *testing.T) {
 	if err := e.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ss, _ := e.Store().Sightings(ctx, "", IndicatorID(ioc.Domain, "evil.example.net"), 10)
+	ss, _ := e.Store().Sightings(ctx, "", IndicatorID(ioc.Domain, "evil.example.net"), "acme", 10)
 	if len(ss) != 1 || ss[0].SeenBy != "acme" || ss[0].Observed != "cdn.evil.example.net" {
 		t.Fatalf("sightings %+v", ss)
 	}
@@ -307,8 +307,17 @@ func TestScheduler(t *testing.T) {
 	store := e.Store()
 	feed := Feed{Name: "test-feed", TenantID: "acme", URL: srv.URL, Format: "plain", Enabled: true, Reliability: 90,
 		DefaultConfidence: 90, Auth: FeedAuth{Username: "user", Password: "pw"}}
-	store.PutFeed(ctx, feed)
-	s := NewScheduler(SchedulerConfig{Engine: e, Parse: plainParse, Clock: clk, Retries: 1, RetryWait: time.Millisecond, IdleTimeout: 200 * time.Millisecond})
+	if err := store.PutFeed(ctx, feed); socbot.ErrorField(err) != "auth" {
+		t.Fatalf("a feed with a plaintext password was stored: %v", err)
+	}
+	keys := &xorSealer{}
+	if err := SealFeedAuth(keys, &feed); err != nil || feed.Auth.Password != "" || len(feed.SealedAuth) == 0 {
+		t.Fatalf("sealing: %v %+v", err, feed)
+	}
+	if err := store.PutFeed(ctx, feed); err != nil {
+		t.Fatal(err)
+	}
+	s := NewScheduler(SchedulerConfig{Engine: e, Parse: plainParse, Clock: clk, Retries: 1, RetryWait: time.Millisecond, IdleTimeout: 200 * time.Millisecond, Secrets: keys})
 	st, err := s.RunFeed(ctx, feed)
 	if err != nil || !st.Healthy || st.ETag != `"v1"` || st.LastStats.New != 2 {
 		t.Fatalf("first run: %v %+v", err, st)
@@ -350,6 +359,29 @@ func TestScheduler(t *testing.T) {
 	if m := e.Match("acme", socbot.ObsIP, "203.0.113.50"); len(m) != 0 {
 		t.Fatalf("aged indicator still matches: %+v", m)
 	}
+}
+
+// xorSealer is a test Sealer bound to the tenant (not encryption: the keyring's own tests cover age).
+type xorSealer struct{}
+
+func (xorSealer) Seal(tenant string, p []byte) ([]byte, error) {
+	out := []byte(tenant + "\x00")
+	for _, b := range p {
+		out = append(out, b^0x5a)
+	}
+	return out, nil
+}
+
+func (xorSealer) Open(tenant string, s []byte) ([]byte, error) {
+	pre := []byte(tenant + "\x00")
+	if len(s) < len(pre) || string(s[:len(pre)]) != string(pre) {
+		return nil, socbot.E("xorSealer", socbot.KindForbidden, "sealed for another tenant")
+	}
+	out := make([]byte, 0, len(s)-len(pre))
+	for _, b := range s[len(pre):] {
+		out = append(out, b^0x5a)
+	}
+	return out, nil
 }
 
 func TestTLPHelpers(t *testing.T) {

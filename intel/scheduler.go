@@ -35,6 +35,9 @@ type Feed struct {
 	Options           map[string]string `json:"options,omitempty" yaml:"options"` // parser options (CSV column map, TAXII collection ...)
 	Timeout           socbot.Duration   `json:"timeout,omitempty" yaml:"timeout"` // whole fetch; default 10m
 	MaxBytes          int64             `json:"max_bytes,omitempty" yaml:"max_bytes"`
+	// SealedAuth holds Auth's secrets sealed with the tenant's age key (SealFeedAuth); stores keep
+	// only this form, and the scheduler opens it just before a run.
+	SealedAuth []byte `json:"-" yaml:"-"`
 }
 
 // FeedAuth is how to authenticate to a feed. Secrets arrive decrypted and are never logged.
@@ -104,11 +107,13 @@ type ParseFunc func(ctx context.Context, format string, f Feed, body io.Reader, 
 
 // SchedulerConfig configures a Scheduler.
 type SchedulerConfig struct {
-	Engine      *Engine
-	Store       Store // feeds and their status; default the engine's store
-	HTTPClient  *http.Client
-	Parse       ParseFunc            // required for HTTP feeds
-	Collectors  map[string]Collector // by Feed.Format, e.g. "taxii"; others go through the HTTP collector
+	Engine     *Engine
+	Store      Store // feeds and their status; default the engine's store
+	HTTPClient *http.Client
+	Parse      ParseFunc            // required for HTTP feeds
+	Collectors map[string]Collector // by Feed.Format, e.g. "taxii"; others go through the HTTP collector
+	// Secrets opens feeds' sealed credentials (Feed.SealedAuth); required for feeds that have them.
+	Secrets     Sealer
 	Clock       socbot.Clock
 	Logger      *slog.Logger
 	Tick        time.Duration // how often Run looks for due feeds (default 15s)
@@ -223,6 +228,14 @@ func (s *Scheduler) RunDue(ctx context.Context) error {
 func (s *Scheduler) RunFeed(ctx context.Context, f Feed) (FeedStatus, error) {
 	s.running.Lock()
 	defer s.running.Unlock()
+	if len(f.SealedAuth) > 0 {
+		if s.cfg.Secrets == nil {
+			return FeedStatus{TenantID: f.TenantID, Name: f.Name}, socbot.E("intel.Scheduler", socbot.KindUnavailable, "feed "+f.Name+" has sealed credentials and the scheduler has no keyring")
+		}
+		if err := OpenFeedAuth(s.cfg.Secrets, &f); err != nil {
+			return FeedStatus{TenantID: f.TenantID, Name: f.Name}, err
+		}
+	}
 	prev, err := s.cfg.Store.FeedStatus(ctx, f.TenantID, f.Name)
 	if err != nil {
 		prev = FeedStatus{TenantID: f.TenantID, Name: f.Name}

@@ -2,7 +2,9 @@ package intel
 
 import (
 	"context"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -20,24 +22,33 @@ type Store interface {
 	// Missing keys are simply absent from the result.
 	GetIndicators(ctx context.Context, tenantID string, keys []string) ([]Indicator, error)
 	// PutIndicators inserts or replaces the given indicators (keyed by tenant, type and value) in one
-	// transaction: all or nothing.
+	// transaction: all or nothing. When ctx carries a person's principal (socbot.WithPrincipal, not a
+	// bot), the change is audited in the same transaction.
 	PutIndicators(ctx context.Context, ins []Indicator) error
-	// ScanIndicators calls fn for every indicator that the filter selects (ignoring Limit and Offset),
-	// in a stable order, without loading them all at once.
+	// ScanIndicators calls fn for every indicator that the filter selects (ignoring Limit, Offset,
+	// Ascending and the cursor), in (tenant, type, value) order, without loading them all at once.
+	// fn may call the store.
 	ScanIndicators(ctx context.Context, f Filter, fn func(*Indicator) error) error
-	// SearchIndicators returns one page of the indicators the filter selects, newest Modified first.
+	// SearchIndicators returns one page of the indicators the filter selects, newest Modified first
+	// (or oldest first, after the cursor, with Ascending).
 	SearchIndicators(ctx context.Context, f Filter) ([]Indicator, error)
 
-	// AddSightings stores sightings; a sighting with the same (tenant, indicator, source, ref, kind)
-	// as a stored one is ignored (redelivery). It returns the sightings that were new.
+	// AddSightings stores sightings; a sighting with the same (tenant, seen by, indicator, source,
+	// ref, kind) as a stored one is ignored (redelivery), as is a repeat within the call; sightings
+	// without a ref are never deduplicated. It returns the sightings that were new.
 	AddSightings(ctx context.Context, s []Sighting) ([]Sighting, error)
-	// Sightings lists an indicator's sightings, newest first.
-	Sightings(ctx context.Context, tenantID, indicatorID string, limit int) ([]Sighting, error)
+	// Sightings lists the sightings of an indicator of tenantID (its owner, "" = MSSP-wide), newest
+	// first. seenBy narrows them to those seen in one tenant's data ("*" = every tenant's): a tenant
+	// never sees the sightings other tenants made of a shared indicator.
+	Sightings(ctx context.Context, tenantID, indicatorID, seenBy string, limit int) ([]Sighting, error)
 
-	// PutFeed creates or replaces a feed's configuration; Feeds lists them ("*" = every tenant).
+	// PutFeed creates or replaces a feed's configuration (audited); Feeds lists them ("*" = every
+	// tenant). Credentials are stored only sealed (Feed.SealedAuth, see SealFeedAuth): a feed whose
+	// Auth carries a password, token or header value is refused.
 	PutFeed(ctx context.Context, f Feed) error
 	Feeds(ctx context.Context, tenantID string) ([]Feed, error)
-	// DeleteFeed removes a feed's configuration and status. Its indicators stay, attributed to it.
+	// DeleteFeed removes a feed's configuration and status (audited). Its indicators stay, attributed
+	// to it, and age out.
 	DeleteFeed(ctx context.Context, tenantID, name string) error
 	// PutFeedStatus records the collection state and health of a feed; FeedStatus reads it.
 	PutFeedStatus(ctx context.Context, s FeedStatus) error
@@ -49,12 +60,19 @@ type Filter struct {
 	TenantID      string     // "" MSSP-wide only; "*" every tenant
 	WithMSSP      bool       // also the MSSP-wide indicators when TenantID names a tenant
 	Types         []ioc.Type // empty: all
-	ValuePrefix   string     // value starts with (case-insensitive)
+	IDs           []string   // STIX ids; empty: all
+	ValuePrefix   string     // value starts with (as given, or lower-cased)
 	Source        string     // has a source of this name
 	Tag           string     // has this tag
+	MaxTLP        *TLP       // marked at most this (nil: any)
 	ModifiedSince time.Time  // Modified after
 	IncludeDead   bool       // include revoked and warninglist-filtered ones
 	Limit, Offset int
+	// Ascending orders a search oldest Modified first, ties by id, starting after the cursor
+	// (AfterModified, AfterID) when AfterModified is set: keyset paging for TAXII.
+	Ascending     bool
+	AfterModified time.Time
+	AfterID       string
 }
 
 func (f *Filter) matches(in *Indicator) bool {
@@ -63,6 +81,12 @@ func (f *Filter) matches(in *Indicator) bool {
 	case in.TenantID == f.TenantID:
 	case f.WithMSSP && in.TenantID == "":
 	default:
+		return false
+	}
+	if len(f.IDs) > 0 && !slices.Contains(f.IDs, in.ID) {
+		return false
+	}
+	if f.MaxTLP != nil && !in.TLP.MayShare(*f.MaxTLP) {
 		return false
 	}
 	if len(f.Types) > 0 {
@@ -106,6 +130,13 @@ func (f *Filter) matches(in *Indicator) bool {
 	}
 	if !f.ModifiedSince.IsZero() && !in.Modified.After(f.ModifiedSince) {
 		return false
+	}
+	if f.Ascending && !f.AfterModified.IsZero() {
+		m := in.Modified.Truncate(time.Microsecond)
+		a := f.AfterModified.Truncate(time.Microsecond)
+		if m.Before(a) || m.Equal(a) && in.ID <= f.AfterID {
+			return false
+		}
 	}
 	if !f.IncludeDead && (in.Revoked || in.FilteredBy != "") {
 		return false
@@ -199,7 +230,9 @@ func (m *MemStore) ScanIndicators(ctx context.Context, f Filter, fn func(*Indica
 	m.mu.RLock()
 	var snap []Indicator
 	for _, t := range m.tenantsFor(f) {
-		for _, k := range m.order[t] {
+		keys := slices.Clone(m.order[t])
+		sort.Strings(keys)
+		for _, k := range keys {
 			in := m.ind[t][k]
 			if f.matches(in) {
 				snap = append(snap, cloneIndicator(in))
@@ -225,7 +258,17 @@ func (m *MemStore) SearchIndicators(ctx context.Context, f Filter) ([]Indicator,
 	if err != nil {
 		return nil, err
 	}
-	sort.SliceStable(all, func(i, j int) bool { return all[i].Modified.After(all[j].Modified) })
+	if f.Ascending {
+		sort.SliceStable(all, func(i, j int) bool {
+			a, b := all[i].Modified.Truncate(time.Microsecond), all[j].Modified.Truncate(time.Microsecond)
+			if !a.Equal(b) {
+				return a.Before(b)
+			}
+			return all[i].ID < all[j].ID
+		})
+	} else {
+		sort.SliceStable(all, func(i, j int) bool { return all[i].Modified.After(all[j].Modified) })
+	}
 	if f.Offset > 0 {
 		if f.Offset >= len(all) {
 			return nil, nil
@@ -238,13 +281,23 @@ func (m *MemStore) SearchIndicators(ctx context.Context, f Filter) ([]Indicator,
 	return all, nil
 }
 
+// SightingKey is the identity of a sighting for deduplication.
+func (s *Sighting) SightingKey() string {
+	return s.TenantID + "\x00" + s.SeenBy + "\x00" + s.IndicatorID + "\x00" + s.Source + "\x00" + s.Ref + "\x00" + strconv.Itoa(s.Kind)
+}
+
 // AddSightings implements Store.
 func (m *MemStore) AddSightings(ctx context.Context, s []Sighting) ([]Sighting, error) {
+	for i := range s {
+		if s[i].IndicatorID == "" || s[i].Source == "" {
+			return nil, socbot.FieldError("intel.MemStore.AddSightings", "indicator_id", "sighting %d lacks an indicator id or a source", i)
+		}
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var fresh []Sighting
 	for _, x := range s {
-		k := x.TenantID + "\x00" + x.IndicatorID + "\x00" + x.Source + "\x00" + x.Ref + "\x00" + string(rune('0'+x.Kind))
+		k := x.SightingKey()
 		if x.Ref != "" && m.sightSeen[k] {
 			continue
 		}
@@ -257,12 +310,16 @@ func (m *MemStore) AddSightings(ctx context.Context, s []Sighting) ([]Sighting, 
 }
 
 // Sightings implements Store.
-func (m *MemStore) Sightings(ctx context.Context, tenantID, indicatorID string, limit int) ([]Sighting, error) {
+func (m *MemStore) Sightings(ctx context.Context, tenantID, indicatorID, seenBy string, limit int) ([]Sighting, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	all := m.sightings[tenantID+"\x00"+indicatorID]
+	all := slices.Clone(m.sightings[tenantID+"\x00"+indicatorID])
+	sort.SliceStable(all, func(i, j int) bool { return all[i].At.Before(all[j].At) })
 	out := make([]Sighting, 0, len(all))
 	for i := len(all) - 1; i >= 0 && (limit <= 0 || len(out) < limit); i-- {
+		if seenBy != "*" && all[i].SeenBy != seenBy {
+			continue
+		}
 		out = append(out, all[i])
 	}
 	return out, nil
@@ -272,12 +329,25 @@ func feedKey(tenant, name string) string { return tenant + "\x00" + name }
 
 // PutFeed implements Store.
 func (m *MemStore) PutFeed(ctx context.Context, f Feed) error {
-	if f.Name == "" {
-		return socbot.FieldError("intel.MemStore.PutFeed", "name", "feed name is empty")
+	if err := checkFeedForStore(&f); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	f.SealedAuth = slices.Clone(f.SealedAuth)
 	m.feeds[feedKey(f.TenantID, f.Name)] = f
+	return nil
+}
+
+// checkFeedForStore is the rule every Store applies to PutFeed: a name, and no plaintext secret.
+func checkFeedForStore(f *Feed) error {
+	const op = "intel.Store.PutFeed"
+	if strings.TrimSpace(f.Name) == "" {
+		return socbot.FieldError(op, "name", "feed name is empty")
+	}
+	if f.Auth.hasSecret() {
+		return socbot.FieldError(op, "auth", "feed %s: credentials must be sealed (intel.SealFeedAuth) before they are stored", f.Name)
+	}
 	return nil
 }
 

@@ -1,0 +1,448 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/intel"
+	"github.com/socbot/socbot/ioc"
+)
+
+// The intel bot's store (intel.Store) on both engines. RunIntel is also called by the intel
+// package's own tests on intel.MemStore, so the reference store and the SQL store are held to the
+// same behaviour.
+
+func init() {
+	Add("Intel", func(t *testing.T, in Instance) {
+		st, ok := in.Store.(intel.Store)
+		if !ok {
+			t.Fatalf("%T does not implement intel.Store", in.Store)
+		}
+		RunIntel(t, IntelInstance{Store: st, Clock: in.Clock, Audit: in.Store})
+	})
+}
+
+// IntelInstance is one fresh, empty intel store; Audit (optional) reads the audit log it writes to.
+type IntelInstance struct {
+	Store intel.Store
+	Clock *Clock
+	Audit interface {
+		AuditEntries(ctx context.Context, tenantID string, afterSeq int64, limit int) ([]socbot.AuditEntry, error)
+	}
+}
+
+// RunIntel runs the intel store tests on one store, as subtests sharing it (each uses its own tenants).
+func RunIntel(t *testing.T, in IntelInstance) {
+	for _, tc := range []struct {
+		name string
+		fn   func(t *testing.T, in IntelInstance)
+	}{
+		{"RoundTrip", testIntelRoundTrip},
+		{"Filters", testIntelFilters},
+		{"Paging", testIntelPaging},
+		{"Sightings", testIntelSightings},
+		{"Feeds", testIntelFeeds},
+		{"Bulk", testIntelBulk},
+	} {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, in) })
+	}
+}
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+func mkIndicator(tenant string, typ ioc.Type, value string, mod time.Time) intel.Indicator {
+	return intel.Indicator{ID: intel.IndicatorID(typ, value), TenantID: tenant, Type: typ, Value: value,
+		Sources:   []intel.Source{{Name: "feed-a", Reliability: 80, Confidence: 70, FirstSeen: mod.Add(-time.Hour), LastSeen: mod}},
+		FirstSeen: mod.Add(-time.Hour), LastSeen: mod, Confidence: 56, TLP: intel.TLPGreen, Created: mod, Modified: mod}
+}
+
+func keysOf(ins []intel.Indicator) []string {
+	var out []string
+	for _, in := range ins {
+		out = append(out, in.TenantID+"/"+in.Key())
+	}
+	return out
+}
+
+func testIntelRoundTrip(t *testing.T, in IntelInstance) {
+	s := in.Store
+	full := intel.Indicator{ID: intel.IndicatorID(ioc.Domain, "evil.example.net"), TenantID: "rt-a", Type: ioc.Domain, Value: "evil.example.net",
+		Sources: []intel.Source{
+			{Name: "feed-a", Reliability: 80, Confidence: 70, FirstSeen: t0.Add(-48 * time.Hour), LastSeen: t0, Ref: "evt-1", ValidUntil: t0.Add(90 * 24 * time.Hour)},
+			{Name: `analyst:token:x ("quoted")`, Reliability: 60, Confidence: 90, FirstSeen: t0.Add(-time.Hour), LastSeen: t0.Add(-time.Minute), Disabled: true},
+		},
+		FirstSeen: t0.Add(-48 * time.Hour), LastSeen: t0, Confidence: 77, TLP: intel.TLPAmber, Tags: []string{"c2", `we"ird`},
+		KillChain:   []intel.KillChainPhase{{KillChain: "mitre-attack", Phase: "command-and-control"}},
+		Description: "line one\nline two <b>", Pattern: "[domain-name:value = 'evil.example.net']", Sightings: 3,
+		LastSighting: t0.Add(time.Hour), FalsePos: 1, FilteredBy: "", Created: t0.Add(-48 * time.Hour), Modified: t0.Add(123456 * time.Microsecond)}
+	other := mkIndicator("rt-b", ioc.Domain, "evil.example.net", t0)
+	mssp := mkIndicator("", ioc.IPv4, "203.0.113.7", t0)
+	must(t, s.PutIndicators(ctx(), []intel.Indicator{full, other, mssp}))
+	got, err := s.GetIndicators(ctx(), "rt-a", []string{"domain:evil.example.net", "ipv4:203.0.113.7", "url:http://nothing/"})
+	must(t, err)
+	if len(got) != 1 {
+		t.Fatalf("GetIndicators of rt-a: %v", keysOf(got))
+	}
+	if !reflect.DeepEqual(got[0], full) {
+		t.Fatalf("round trip changed the indicator:\n got  %+v\n want %+v", got[0], full)
+	}
+	// replace: the new version wins entirely
+	upd := full
+	upd.Sources = upd.Sources[:1]
+	upd.Tags = nil
+	upd.KillChain = nil
+	upd.Revoked = true
+	upd.Description = ""
+	upd.Modified = t0.Add(2 * time.Hour)
+	must(t, s.PutIndicators(ctx(), []intel.Indicator{upd}))
+	got, err = s.GetIndicators(ctx(), "rt-a", []string{"domain:evil.example.net"})
+	must(t, err)
+	if len(got) != 1 || !reflect.DeepEqual(got[0], upd) {
+		t.Fatalf("after replace: %+v\nwant %+v", got, upd)
+	}
+	// MSSP-wide set is tenant ""
+	got, err = s.GetIndicators(ctx(), "", []string{"ipv4:203.0.113.7", "domain:evil.example.net"})
+	must(t, err)
+	if len(got) != 1 || got[0].TenantID != "" || got[0].Value != "203.0.113.7" {
+		t.Fatalf("MSSP-wide get: %v", keysOf(got))
+	}
+	// all or nothing: an invalid indicator refuses the whole call
+	bad := mkIndicator("rt-a", ioc.IPv4, "198.51.100.1", t0)
+	broken := bad
+	broken.Type = "nonsense"
+	if err := s.PutIndicators(ctx(), []intel.Indicator{bad, broken}); err == nil {
+		t.Fatal("a batch with an invalid indicator was accepted")
+	}
+	got, _ = s.GetIndicators(ctx(), "rt-a", []string{"ipv4:198.51.100.1"})
+	if len(got) != 0 {
+		t.Fatalf("part of a refused batch was stored: %v", keysOf(got))
+	}
+	if in.Audit == nil {
+		return // the reference MemStore keeps text as given
+	}
+	// text that PostgreSQL cannot store as is (invalid UTF-8, NUL) is cleaned, not refused
+	odd := mkIndicator("rt-a", ioc.URL, "http://odd.example/\x00x", t0)
+	odd.Description = "bad \xff byte"
+	must(t, s.PutIndicators(ctx(), []intel.Indicator{odd}))
+	found, err := s.SearchIndicators(ctx(), intel.Filter{TenantID: "rt-a", Types: []ioc.Type{ioc.URL}})
+	must(t, err)
+	if len(found) != 1 || !utf8.ValidString(found[0].Description) || strings.ContainsRune(found[0].Value, 0) {
+		t.Fatalf("odd text: %+v", found)
+	}
+}
+
+func testIntelFilters(t *testing.T, in IntelInstance) {
+	s := in.Store
+	var all []intel.Indicator
+	add := func(tenant string, typ ioc.Type, v string, mut func(*intel.Indicator)) {
+		x := mkIndicator(tenant, typ, v, t0.Add(time.Duration(len(all))*time.Minute))
+		if mut != nil {
+			mut(&x)
+		}
+		all = append(all, x)
+	}
+	add("fl-a", ioc.Domain, "alpha.example.com", func(x *intel.Indicator) { x.Tags = []string{"c2", "apt"} })
+	add("fl-a", ioc.Domain, "beta.example.com", func(x *intel.Indicator) { x.Tags = []string{`x"c2`} })
+	add("fl-a", ioc.IPv4, "192.0.2.10", func(x *intel.Indicator) {
+		x.Sources = append(x.Sources, intel.Source{Name: "feed-b", Confidence: 50, Reliability: 50, FirstSeen: t0, LastSeen: t0})
+	})
+	add("fl-a", ioc.URL, "http://Alpha.example.com/Path", func(x *intel.Indicator) { x.TLP = intel.TLPRed })
+	add("fl-a", ioc.SHA256, strings.Repeat("ab", 32), func(x *intel.Indicator) { x.Revoked = true })
+	add("fl-a", ioc.MD5, strings.Repeat("cd", 16), func(x *intel.Indicator) { x.FilteredBy = "list" })
+	add("fl-b", ioc.Domain, "alpha.example.com", nil)
+	add("", ioc.Domain, "alpha.example.org", func(x *intel.Indicator) { x.Sources[0].Name = "feed-b" })
+	must(t, s.PutIndicators(ctx(), all))
+	red := intel.TLPAmber
+	cases := []struct {
+		name string
+		f    intel.Filter
+		want []string
+	}{
+		{"tenant", intel.Filter{TenantID: "fl-a"}, []string{"fl-a/domain:alpha.example.com", "fl-a/domain:beta.example.com", "fl-a/ipv4:192.0.2.10", "fl-a/url:http://Alpha.example.com/Path"}},
+		{"with mssp", intel.Filter{TenantID: "fl-b", WithMSSP: true, Types: []ioc.Type{ioc.Domain}}, []string{"/domain:alpha.example.org", "fl-b/domain:alpha.example.com"}},
+		{"dead too", intel.Filter{TenantID: "fl-a", Types: []ioc.Type{ioc.MD5, ioc.SHA256}, IncludeDead: true}, []string{"fl-a/md5:" + strings.Repeat("cd", 16), "fl-a/sha256:" + strings.Repeat("ab", 32)}},
+		{"types", intel.Filter{TenantID: "fl-a", Types: []ioc.Type{ioc.IPv4, ioc.URL}}, []string{"fl-a/ipv4:192.0.2.10", "fl-a/url:http://Alpha.example.com/Path"}},
+		{"ids", intel.Filter{TenantID: "fl-a", IDs: []string{intel.IndicatorID(ioc.IPv4, "192.0.2.10")}}, []string{"fl-a/ipv4:192.0.2.10"}},
+		{"prefix", intel.Filter{TenantID: "fl-a", ValuePrefix: "alpha."}, []string{"fl-a/domain:alpha.example.com"}},
+		{"prefix as given", intel.Filter{TenantID: "fl-a", ValuePrefix: "http://Alpha"}, []string{"fl-a/url:http://Alpha.example.com/Path"}},
+		{"prefix lowered", intel.Filter{TenantID: "fl-a", ValuePrefix: "ALPHA.EXAMPLE"}, []string{"fl-a/domain:alpha.example.com"}},
+		{"source", intel.Filter{TenantID: "*", Source: "feed-b"}, []string{"/domain:alpha.example.org", "fl-a/ipv4:192.0.2.10"}},
+		{"source is exact", intel.Filter{TenantID: "*", Source: "feed"}, nil},
+		{"tag", intel.Filter{TenantID: "fl-a", Tag: "c2"}, []string{"fl-a/domain:alpha.example.com"}},
+		{"tlp", intel.Filter{TenantID: "fl-a", MaxTLP: &red, Types: []ioc.Type{ioc.URL, ioc.IPv4}}, []string{"fl-a/ipv4:192.0.2.10"}},
+		{"modified since", intel.Filter{TenantID: "fl-b", WithMSSP: true, ModifiedSince: t0.Add(5 * time.Minute)}, []string{"/domain:alpha.example.org", "fl-b/domain:alpha.example.com"}},
+		{"every tenant", intel.Filter{TenantID: "*", ValuePrefix: "alpha.example.com"}, []string{"fl-a/domain:alpha.example.com", "fl-b/domain:alpha.example.com"}},
+	}
+	for _, c := range cases {
+		var got []string
+		must(t, s.ScanIndicators(ctx(), c.f, func(x *intel.Indicator) error {
+			got = append(got, x.TenantID+"/"+x.Key())
+			return nil
+		}))
+		sliceEq(t, c.name+" (scan order)", got, c.want)
+	}
+	// search: newest first, limit and offset
+	page, err := s.SearchIndicators(ctx(), intel.Filter{TenantID: "fl-a", IncludeDead: true, Limit: 2, Offset: 1})
+	must(t, err)
+	sliceEq(t, "search page", keysOf(page), []string{"fl-a/sha256:" + strings.Repeat("ab", 32), "fl-a/url:http://Alpha.example.com/Path"})
+	rest, err := s.SearchIndicators(ctx(), intel.Filter{TenantID: "fl-a", IncludeDead: true, Offset: 4})
+	must(t, err)
+	sliceEq(t, "search offset without limit", keysOf(rest), []string{"fl-a/domain:beta.example.com", "fl-a/domain:alpha.example.com"})
+	// a scan callback may write to the store
+	n := 0
+	must(t, s.ScanIndicators(ctx(), intel.Filter{TenantID: "fl-b"}, func(x *intel.Indicator) error {
+		n++
+		c := *x
+		c.Confidence = 99
+		return s.PutIndicators(ctx(), []intel.Indicator{c})
+	}))
+	got, _ := s.GetIndicators(ctx(), "fl-b", []string{"domain:alpha.example.com"})
+	if n != 1 || len(got) != 1 || got[0].Confidence != 99 {
+		t.Fatalf("write inside a scan: %d %+v", n, got)
+	}
+}
+
+func testIntelPaging(t *testing.T, in IntelInstance) {
+	s := in.Store
+	// 2,500 indicators (more than one internal page), many sharing a modified time
+	var all []intel.Indicator
+	for i := 0; i < 2500; i++ {
+		x := mkIndicator("pg-a", ioc.IPv4, fmt.Sprintf("10.%d.%d.%d", i/65536, (i/256)%256, i%256), t0.Add(time.Duration(i/100)*time.Second))
+		all = append(all, x)
+	}
+	must(t, s.PutIndicators(ctx(), all))
+	n := 0
+	var prev string
+	must(t, s.ScanIndicators(ctx(), intel.Filter{TenantID: "pg-a"}, func(x *intel.Indicator) error {
+		if x.Value <= prev {
+			t.Fatalf("scan out of order: %s after %s", x.Value, prev)
+		}
+		prev = x.Value
+		n++
+		return nil
+	}))
+	eq(t, "scanned", n, 2500)
+	// keyset paging over (modified, id): every indicator exactly once, in order
+	seen := map[string]bool{}
+	f := intel.Filter{TenantID: "pg-a", Ascending: true, Limit: 333}
+	var lastMod time.Time
+	var lastID string
+	for pages := 0; ; pages++ {
+		if pages > 20 {
+			t.Fatal("paging does not end")
+		}
+		page, err := s.SearchIndicators(ctx(), f)
+		must(t, err)
+		for _, x := range page {
+			if seen[x.ID] {
+				t.Fatalf("%s twice", x.Value)
+			}
+			seen[x.ID] = true
+			if x.Modified.Before(lastMod) || x.Modified.Equal(lastMod) && x.ID <= lastID {
+				t.Fatalf("page out of order: %v %s after %v %s", x.Modified, x.ID, lastMod, lastID)
+			}
+			lastMod, lastID = x.Modified, x.ID
+		}
+		if len(page) < f.Limit {
+			break
+		}
+		f.AfterModified, f.AfterID = lastMod, lastID
+	}
+	eq(t, "paged", len(seen), 2500)
+}
+
+func testIntelSightings(t *testing.T, in IntelInstance) {
+	s := in.Store
+	id := intel.IndicatorID(ioc.Domain, "shared.example.net")
+	sg := func(seenBy, ref string, kind int, at time.Duration) intel.Sighting {
+		return intel.Sighting{TenantID: "", SeenBy: seenBy, IndicatorID: id, Type: ioc.Domain, Value: "shared.example.net",
+			Observed: "www.shared.example.net", Source: "triage", Ref: ref, Kind: kind, At: t0.Add(at * time.Second)}
+	}
+	fresh, err := s.AddSightings(ctx(), []intel.Sighting{sg("sg-a", "alert-1", 0, 1), sg("sg-a", "alert-1", 0, 2), sg("sg-b", "alert-1", 0, 3),
+		sg("sg-a", "", 0, 4), sg("sg-a", "", 0, 5), sg("sg-a", "alert-1", intel.SightingFalsePositive, 6)})
+	must(t, err)
+	eq(t, "fresh sightings", len(fresh), 5)
+	fresh, err = s.AddSightings(ctx(), []intel.Sighting{sg("sg-a", "alert-1", 0, 7), sg("sg-b", "alert-2", 0, 8)})
+	must(t, err)
+	if len(fresh) != 1 || fresh[0].Ref != "alert-2" {
+		t.Fatalf("redelivery: %+v", fresh)
+	}
+	a, err := s.Sightings(ctx(), "", id, "sg-a", 0)
+	must(t, err)
+	eq(t, "sg-a's sightings", len(a), 4)
+	for i, x := range a {
+		if x.SeenBy != "sg-a" {
+			t.Fatalf("tenant sg-a sees a sighting of %s", x.SeenBy)
+		}
+		if i > 0 && x.At.After(a[i-1].At) {
+			t.Fatal("sightings not newest first")
+		}
+	}
+	if a[0].Kind != intel.SightingFalsePositive || a[0].Observed != "www.shared.example.net" || !a[0].At.Equal(t0.Add(6*time.Second)) {
+		t.Fatalf("newest: %+v", a[0])
+	}
+	b, err := s.Sightings(ctx(), "", id, "sg-b", 1)
+	must(t, err)
+	if len(b) != 1 || b[0].Ref != "alert-2" {
+		t.Fatalf("sg-b limit 1: %+v", b)
+	}
+	everyone, err := s.Sightings(ctx(), "", id, "*", 0)
+	must(t, err)
+	eq(t, "all sightings", len(everyone), 6)
+	none, err := s.Sightings(ctx(), "sg-a", id, "*", 0)
+	must(t, err)
+	eq(t, "another owner's indicator", len(none), 0)
+	if _, err := s.AddSightings(ctx(), []intel.Sighting{{Source: "x"}}); err == nil {
+		t.Fatal("a sighting without an indicator id was accepted")
+	}
+}
+
+func testIntelFeeds(t *testing.T, in IntelInstance) {
+	s := in.Store
+	var seq int64
+	if in.Audit != nil {
+		before, err := in.Audit.AuditEntries(ctx(), "", 0, 10000)
+		must(t, err)
+		if len(before) > 0 {
+			seq = before[len(before)-1].Seq
+		}
+	}
+	f := intel.Feed{Name: "tf", TenantID: "fd-a", URL: "https://threatfox.example/api", Format: "threatfox-json", Enabled: true,
+		Interval: socbot.Duration(time.Hour), Reliability: 80, TLP: "green", Tags: []string{"x"},
+		Auth: intel.FeedAuth{Header: "Auth-Key", HeaderValue: "s3cret"}, Options: map[string]string{"days": "1"}}
+	err := s.PutFeed(ctx(), f)
+	wantField(t, err, "auth")
+	f.Auth.HeaderValue = ""
+	f.SealedAuth = []byte("sealed-bytes")
+	actx := intel.WithAudit(ctx(), admin, "new feed")
+	must(t, s.PutFeed(actx, f))
+	must(t, s.PutFeed(ctx(), intel.Feed{Name: "other", TenantID: "fd-b", URL: "https://b.example/list.txt", Format: "plain"}))
+	must(t, s.PutFeed(ctx(), intel.Feed{Name: "mssp", URL: "https://m.example/list.txt", Enabled: true}))
+	got, err := s.Feeds(ctx(), "fd-a")
+	must(t, err)
+	if len(got) != 1 || got[0].Name != "tf" || string(got[0].SealedAuth) != "sealed-bytes" || got[0].Auth.Header != "Auth-Key" ||
+		got[0].Auth.HeaderValue != "" || got[0].Options["days"] != "1" || time.Duration(got[0].Interval) != time.Hour || !got[0].Enabled {
+		t.Fatalf("feeds of fd-a: %+v", got)
+	}
+	every, err := s.Feeds(ctx(), "*")
+	must(t, err)
+	var names []string
+	for _, x := range every {
+		if strings.HasPrefix(x.TenantID, "fd-") || x.TenantID == "" {
+			names = append(names, x.TenantID+"/"+x.Name)
+		}
+	}
+	sliceEq(t, "every feed", names, []string{"/mssp", "fd-a/tf", "fd-b/other"})
+	// update keeps one row
+	f.Enabled = false
+	must(t, s.PutFeed(actx, f))
+	got, _ = s.Feeds(ctx(), "fd-a")
+	if len(got) != 1 || got[0].Enabled {
+		t.Fatalf("after update: %+v", got)
+	}
+	// status
+	_, err = s.FeedStatus(ctx(), "fd-a", "tf")
+	wantKind(t, err, socbot.KindNotFound)
+	st := intel.FeedStatus{TenantID: "fd-a", Name: "tf", ETag: `"v1"`, LastModified: "Mon, 02 Jan 2026 15:04:05 GMT", Cursor: "c",
+		LastAttempt: t0, LastSuccess: t0, Healthy: true, LastStatus: 200, LastStats: intel.IngestStats{Items: 10, New: 9, Invalid: 1}}
+	must(t, s.PutFeedStatus(ctx(), st))
+	st.Failures, st.Healthy, st.LastError = 2, false, "HTTP 500"
+	must(t, s.PutFeedStatus(ctx(), st))
+	back, err := s.FeedStatus(ctx(), "fd-a", "tf")
+	must(t, err)
+	if !reflect.DeepEqual(back, st) {
+		t.Fatalf("status round trip:\n got  %+v\n want %+v", back, st)
+	}
+	// delete: config and status go, NotFound afterwards
+	must(t, s.DeleteFeed(actx, "fd-a", "tf"))
+	wantKind(t, s.DeleteFeed(ctx(), "fd-a", "tf"), socbot.KindNotFound)
+	wantKind(t, s.DeleteFeed(ctx(), "fd-a", "other"), socbot.KindNotFound) // another tenant's feed
+	_, err = s.FeedStatus(ctx(), "fd-a", "tf")
+	wantKind(t, err, socbot.KindNotFound)
+	if got, _ := s.Feeds(ctx(), "fd-b"); len(got) != 1 {
+		t.Fatalf("deleting fd-a's feed touched fd-b: %+v", got)
+	}
+	if in.Audit == nil {
+		return
+	}
+	// every feed change is audited, with the person when one is attached; indicator writes only then
+	must(t, s.PutIndicators(ctx(), []intel.Indicator{mkIndicator("fd-a", ioc.IPv4, "192.0.2.200", t0)}))
+	must(t, s.PutIndicators(actx, []intel.Indicator{mkIndicator("fd-a", ioc.IPv4, "192.0.2.201", t0)}))
+	entries, err := in.Audit.AuditEntries(ctx(), "", seq, 10000)
+	must(t, err)
+	var acts []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Action, "intel.") {
+			acts = append(acts, e.TenantID+" "+e.Action+" "+e.Actor)
+			if strings.Contains(e.Details, "s3cret") || strings.Contains(e.Details, "sealed-bytes") {
+				t.Fatalf("audit entry leaks credentials: %+v", e)
+			}
+		}
+	}
+	sliceEq(t, "audit", acts, []string{"fd-a intel.feed.create test:admin", "fd-b intel.feed.create bot:intel", " intel.feed.create bot:intel",
+		"fd-a intel.feed.update test:admin", "fd-a intel.feed.delete test:admin", "fd-a intel.indicators.put test:admin"})
+}
+
+func testIntelBulk(t *testing.T, in IntelInstance) {
+	s := in.Store
+	// one call of 1,234 indicators (statements of many rows and a short last one), then an overlapping
+	// call that updates half and adds more
+	var batch []intel.Indicator
+	for i := 0; i < 1234; i++ {
+		batch = append(batch, mkIndicator("bk-a", ioc.Domain, fmt.Sprintf("host-%04d.bulk.example", i), t0))
+	}
+	must(t, s.PutIndicators(ctx(), batch))
+	var keys []string
+	for _, x := range batch {
+		keys = append(keys, x.Key())
+	}
+	got, err := s.GetIndicators(ctx(), "bk-a", keys)
+	must(t, err)
+	eq(t, "bulk get", len(got), 1234)
+	var second []intel.Indicator
+	for i := 617; i < 1900; i++ {
+		x := mkIndicator("bk-a", ioc.Domain, fmt.Sprintf("host-%04d.bulk.example", i), t0.Add(time.Hour))
+		x.Confidence = 90
+		second = append(second, x)
+	}
+	must(t, s.PutIndicators(ctx(), second))
+	n, updated := 0, 0
+	must(t, s.ScanIndicators(ctx(), intel.Filter{TenantID: "bk-a"}, func(x *intel.Indicator) error {
+		n++
+		if x.Confidence == 90 {
+			updated++
+		}
+		return nil
+	}))
+	eq(t, "after overlap", n, 1900)
+	eq(t, "updated", updated, 1900-617)
+	// the index view, when the store offers it, is what the engine would make of each indicator
+	sc, ok := s.(intel.IndexScanner)
+	if !ok {
+		return
+	}
+	want := map[string]intel.IndexEntry{}
+	must(t, s.ScanIndicators(ctx(), intel.Filter{TenantID: "*", IncludeDead: true}, func(x *intel.Indicator) error {
+		want[x.TenantID+"/"+x.Key()] = intel.EntryOf(x)
+		return nil
+	}))
+	seen := 0
+	must(t, sc.ScanIndexEntries(ctx(), func(e *intel.IndexEntry) error {
+		seen++
+		w := want[e.TenantID+"/"+string(e.Type)+":"+e.Value]
+		if len(w.Sources) == 0 {
+			w.Sources = nil
+		}
+		if !reflect.DeepEqual(*e, w) {
+			t.Fatalf("index entry:\n got  %+v\n want %+v", *e, w)
+		}
+		return nil
+	}))
+	eq(t, "index entries", seen, len(want))
+}
