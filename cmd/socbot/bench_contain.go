@@ -351,7 +351,47 @@ func (c *benchContainCmd) mttc(ctx context.Context, log *slog.Logger, progress f
 		ds = append(ds, float64(d.Microseconds())/1000)
 	}
 	percentiles(&res, ds)
+	if err := stages(ctx, b, &res, actions, sent, seen); err != nil {
+		return res, err
+	}
 	return res, nil
+}
+
+// stages splits each address's time to contain by where it was spent (server and client share the
+// machine's clock).
+func stages(ctx context.Context, b *benchNode, res *containbench.Result, actions []socbot.ContainmentAction, sent map[string]time.Time, seen map[string]time.Duration) error {
+	var list struct {
+		Incidents []socbot.Incident `json:"incidents"`
+	}
+	code, raw, err := apiCall(ctx, "GET", b.url()+"/api/v1/incidents?limit=1000", b.analyst, nil, &list)
+	if err != nil || code != 200 {
+		return fmt.Errorf("listing incidents: %v %d %s", err, code, raw)
+	}
+	created := map[int64]time.Time{}
+	for _, inc := range list.Incidents {
+		created[inc.ID] = inc.CreatedAt
+	}
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	by := map[string][]float64{}
+	for _, a := range actions {
+		t0, ok := sent[a.Value]
+		ic, ok2 := created[a.IncidentID]
+		d, ok3 := seen[a.Value]
+		if !ok || !ok2 || !ok3 || a.AppliedAt == nil {
+			continue
+		}
+		by["ingest"] = append(by["ingest"], ms(ic.Sub(t0)))
+		by["playbook"] = append(by["playbook"], ms(a.CreatedAt.Sub(ic)))
+		by["executor"] = append(by["executor"], ms(a.AppliedAt.Sub(a.CreatedAt)))
+		by["observed"] = append(by["observed"], ms(t0.Add(d).Sub(*a.AppliedAt)))
+	}
+	res.StagesP50ms, res.StagesP99ms = map[string]float64{}, map[string]float64{}
+	for k, v := range by {
+		var r containbench.Result
+		percentiles(&r, v)
+		res.StagesP50ms[k], res.StagesP99ms[k] = r.MTTCP50ms, r.MTTCP99ms
+	}
+	return nil
 }
 
 // c2Alert is a CrowdStrike detection of host i talking to remote. Host, user and local address are

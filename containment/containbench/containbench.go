@@ -67,7 +67,12 @@ type Result struct {
 	FaultsInjected map[string]int `json:"faults_injected,omitempty"`
 	FailReasons    map[string]int `json:"fail_reasons,omitempty"`
 	LostBy         map[string]int `json:"lost_by,omitempty"` // connector and why, for each lost action
-	Seconds        float64        `json:"seconds"`
+	// Where the time goes on the HTTP path, p50 and p99 per stage in ms: ingest (alert posted to
+	// triage's incident), playbook (incident to ledger action: commit, feed, playbook, rails,
+	// policy), executor (action to applied at the vendor) and observed (applied to seen in the set).
+	StagesP50ms map[string]float64 `json:"stages_p50_ms,omitempty"`
+	StagesP99ms map[string]float64 `json:"stages_p99_ms,omitempty"`
+	Seconds     float64            `json:"seconds"`
 }
 
 const tenant = "bench"
