@@ -13,7 +13,7 @@ import (
 // tenantID "" means "every tenant" for listings by MSSP-wide principals (admins), and the MSSP-wide
 // library or list for playbooks and never-block entries.
 type ContainmentService interface {
-	// ListActions lists the tenant's ledger, newest last.
+	// ListActions lists the tenant's ledger in id order (oldest first), a page at a time.
 	ListActions(ctx context.Context, p Principal, tenantID string, q ContainmentQuery) ([]ContainmentAction, error)
 	GetAction(ctx context.Context, p Principal, tenantID string, id int64) (ContainmentAction, error)
 	// RequestAction asks for one action on one connector (or on every connector of the tenant that
@@ -52,6 +52,7 @@ type ContainmentQuery struct {
 	States      []string
 	IncidentID  int64
 	ConnectorID string
+	AfterID     int64 // paging: only actions with a higher id
 	Limit       int
 }
 

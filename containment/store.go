@@ -20,6 +20,7 @@ type ActionFilter struct {
 	ConnectorID    string
 	DeadlineBefore time.Time // awaiting approval with a deadline before this
 	ExpiresBefore  time.Time // applied with an expiry before this
+	AfterID        int64     // only ids above this (paging: pass the last id of the previous page)
 	Limit          int
 }
 
@@ -183,6 +184,9 @@ func (f ActionFilter) match(a *Action) bool {
 		return false
 	}
 	if !f.ExpiresBefore.IsZero() && (a.ExpiresAt == nil || !a.ExpiresAt.Before(f.ExpiresBefore)) {
+		return false
+	}
+	if f.AfterID > 0 && a.ID <= f.AfterID {
 		return false
 	}
 	return true

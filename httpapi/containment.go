@@ -109,7 +109,9 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 	}
 	var err error
 	if q.IncidentID, err = optInt(qv.Get("incident"), "incident"); err == nil {
-		q.Limit, err = optIntN(qv.Get("limit"), "limit")
+		if q.Limit, err = optIntN(qv.Get("limit"), "limit"); err == nil {
+			q.AfterID, err = optInt(qv.Get("after"), "after")
+		}
 	}
 	if err != nil {
 		writeError(w, r, s.Logger, err)

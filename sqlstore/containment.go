@@ -331,6 +331,10 @@ func (s *Store) ListActions(ctx context.Context, f containment.ActionFilter) ([]
 		where = append(where, "expires_at IS NOT NULL AND expires_at < ?")
 		args = append(args, us(f.ExpiresBefore))
 	}
+	if f.AfterID > 0 {
+		where = append(where, "id > ?")
+		args = append(args, f.AfterID)
+	}
 	q := ""
 	if len(where) > 0 {
 		q = "WHERE " + strings.Join(where, " AND ")

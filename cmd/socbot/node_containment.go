@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -90,12 +89,13 @@ func configDuration(field, v string) (time.Duration, error) {
 	return d, nil
 }
 
-// containmentService builds the service from the node's configuration.
-func containmentService(ctx context.Context, n *node) (*service.Service, error) {
+// containmentService builds the service from the node's configuration, with the keyring that seals
+// the tenants' connector credentials.
+func containmentService(ctx context.Context, n *node) (*service.Service, *secrets.Keyring, error) {
 	c := n.cfg.Containment
 	keys, err := secrets.OpenKeyring(n.cfg.Data)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rails := containment.DefaultRails(c.OwnEgress...)
 	rails.MSSP.Add("mssp:config", c.NeverBlock...)
@@ -105,7 +105,7 @@ func containmentService(ctx context.Context, n *node) (*service.Service, error) 
 	var def *containment.Policy
 	if c.Policy != nil {
 		if def, err = c.Policy.compile("containment.policy"); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	policies := containment.NewPolicies(def)
@@ -113,14 +113,14 @@ func containmentService(ctx context.Context, n *node) (*service.Service, error) 
 		t, err := n.store.Tenant(ctx, ref)
 		if err != nil {
 			if t, err = n.store.TenantByName(ctx, ref); err != nil {
-				return nil, socbot.FieldError("config", "containment.tenants."+ref, "no such tenant")
+				return nil, nil, socbot.FieldError("config", "containment.tenants."+ref, "no such tenant")
 			}
 		}
 		rails.SetTenant(t.ID, containment.TenantRails{AllowPrivate: ts.AllowPrivate, MaxPerHour: ts.MaxPerHour})
 		if ts.Policy != nil {
 			p, err := ts.Policy.compile("containment.tenants." + ref + ".policy")
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			policies.Set(t.ID, p)
 		}
@@ -134,23 +134,24 @@ func containmentService(ctx context.Context, n *node) (*service.Service, error) 
 		{"max_backoff", c.MaxBackoff, &ex.MaxBackoff}, {"breaker_cooldown", c.BreakerCooldown, &ex.BreakerCooldown},
 		{"poll", c.Poll, &poll}, {"lag", c.Lag, &lag}} {
 		if *d.dst, err = configDuration(d.field, d.v); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// Wakes are pushed by this node's triage; the executor also polls for work other nodes approved.
 	ex.Poll = 250 * time.Millisecond
-	return service.New(ctx, service.Config{Store: n.store, Sealer: keys, Clock: n.clock, Log: n.log.With("bot", "containment"),
+	svc, err := service.New(ctx, service.Config{Store: n.store, Sealer: keys, Clock: n.clock, Log: n.log.With("bot", "containment"),
 		Rails: rails, Policies: policies, Executor: ex, Enrichers: func() []socbot.Enricher { return n.enrichers },
 		EDLRoot: filepath.Join(n.cfg.Data, "edl"), Poll: poll, Lag: lag})
+	return svc, keys, err
 }
 
 func startContainment(ctx context.Context, n *node) error {
-	svc, err := containmentService(ctx, n)
+	svc, keys, err := containmentService(ctx, n)
 	if err != nil {
 		return err
 	}
 	n.api.Containment = svc
-	n.api.Mount("/edl", edlLists(n, svc))
+	n.api.Mount("/edl", edlLists(n, svc, keys))
 	n.observer = observers{n.observer, triageWake{svc}}
 	n.run("containment", func() error {
 		err := svc.Run(n.bctx)
@@ -178,7 +179,7 @@ func (w triageWake) Triaged(alerts []*socbot.Alert, _ time.Time) {
 
 // edlLists serves the lists of the tenants' edl connectors at /edl/<tenant id>/<connector id>/<file>
 // to firewalls, behind HTTP Basic auth with the connector's credentials "username" and "password".
-func edlLists(n *node, svc *service.Service) http.Handler {
+func edlLists(n *node, svc *service.Service, keys *secrets.Keyring) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		parts := strings.Split(strings.Trim(strings.TrimPrefix(r.URL.Path, "/edl"), "/"), "/")
 		if len(parts) != 3 {
@@ -200,11 +201,9 @@ func edlLists(n *node, svc *service.Service) http.Handler {
 			return
 		}
 		var creds map[string]string
-		keys, kerr := secrets.OpenKeyring(n.cfg.Data)
-		if kerr == nil {
-			if plain, oerr := keys.Open(tenant, in.SealedCredentials); oerr == nil {
-				_ = json.Unmarshal(plain, &creds)
-			}
+		if err := keys.OpenJSON(tenant, in.SealedCredentials, &creds); err != nil {
+			http.Error(w, "list unavailable", http.StatusServiceUnavailable)
+			return
 		}
 		edl.Handler(in.Options["dir"], creds["username"], creds["password"], lists.Files()...).ServeHTTP(w, r)
 	})

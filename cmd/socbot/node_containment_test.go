@@ -158,3 +158,73 @@ func TestServeContainsEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestServeEDLLists: an external dynamic list connector configured through the API keeps its list
+// under the data directory, and the node serves it at /edl/<tenant>/<connector>/<file> to firewalls
+// with the connector's Basic-auth credentials, and to nobody else.
+func TestServeEDLLists(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := Config{Data: t.TempDir(), Listen: "127.0.0.1:0", Bots: []string{"containment"}, Partitions: 1}
+	n, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	ten := socbot.Tenant{Name: "acme"}
+	if err := n.store.CreateTenant(ctx, &ten, cliPrincipal()); err != nil {
+		t.Fatal(err)
+	}
+	admin := apiClient{t, n.URL(), newTestToken(t, n, "", socbot.RoleAdmin, "admin")}
+	analyst := apiClient{t, n.URL(), newTestToken(t, n, ten.ID, socbot.RoleAnalyst, "ana")}
+	body := map[string]any{"id": "lists", "type": "edl", "options": map[string]string{"dir": "/etc"}, "credentials": map[string]string{"username": "pa", "password": "edl-pass"}}
+	if code := admin.do("POST", "/api/v1/connectors?tenant=acme", body, nil); code != 400 {
+		t.Fatalf("an edl connector writing outside the data directory: %d", code)
+	}
+	delete(body, "options")
+	if code := admin.do("POST", "/api/v1/connectors?tenant=acme", body, nil); code != 201 {
+		t.Fatalf("edl connector: %d", code)
+	}
+	var ans socbot.ContainmentAnswer
+	if code := analyst.do("POST", "/api/v1/actions", map[string]any{"kind": "block_ip", "value": "203.0.113.44", "confidence": 95}, &ans); code != 201 {
+		t.Fatalf("request: %d", code)
+	}
+	url := n.URL() + "/edl/" + ten.ID + "/lists/soc-block-ip.txt"
+	get := func(user, pass string) (int, string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		if user != "" {
+			req.SetBasicAuth(user, pass)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if code, list := get("pa", "edl-pass"); code == 200 && strings.Contains(list, "203.0.113.44") {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, list := get("pa", "edl-pass"); code != 200 || !strings.Contains(list, "203.0.113.44") {
+		t.Fatalf("list: %d %q", code, list)
+	}
+	if code, _ := get("", ""); code != 401 {
+		t.Fatalf("without credentials: %d", code)
+	}
+	if code, _ := get("pa", "wrong"); code != 401 {
+		t.Fatalf("wrong password: %d", code)
+	}
+	other := socbot.Tenant{Name: "globex"}
+	if err := n.store.CreateTenant(ctx, &other, cliPrincipal()); err != nil {
+		t.Fatal(err)
+	}
+	url = n.URL() + "/edl/" + other.ID + "/lists/soc-block-ip.txt"
+	if code, list := get("pa", "edl-pass"); code != 401 || strings.Contains(list, "203.0.113.44") {
+		t.Fatalf("another tenant's path: %d %q", code, list)
+	}
+}

@@ -195,6 +195,7 @@ func testGetListScope(t *testing.T, e Env) {
 		{"deadline not yet", containment.ActionFilter{AllTenants: true, DeadlineBefore: now.Add(time.Minute)}, nil},
 		{"expiry", containment.ActionFilter{AllTenants: true, ExpiresBefore: now.Add(2 * time.Hour)}, []int64{z.ID}},
 		{"limit", containment.ActionFilter{AllTenants: true, Limit: 2}, []int64{x.ID, y.ID}},
+		{"after", containment.ActionFilter{AllTenants: true, AfterID: x.ID, Limit: 1}, []int64{y.ID}},
 	}
 	for _, tc := range cases {
 		if got, want := ids(tc.f), fmt.Sprint(tc.want); got != want && !(tc.want == nil && got == "[]") {

@@ -102,7 +102,8 @@ func (s *Service) ListActions(ctx context.Context, p socbot.Principal, tenantID 
 	if err := scope(p, tenantID); err != nil {
 		return nil, err
 	}
-	f := containment.ActionFilter{TenantID: tenantID, AllTenants: tenantID == "", IncidentID: q.IncidentID, ConnectorID: q.ConnectorID, Limit: q.Limit}
+	f := containment.ActionFilter{TenantID: tenantID, AllTenants: tenantID == "", IncidentID: q.IncidentID, ConnectorID: q.ConnectorID,
+		AfterID: q.AfterID, Limit: q.Limit}
 	for i, st := range q.States {
 		if !containment.State(st).Valid() {
 			return nil, socbot.FieldError(op, "state", "unknown state %q (states[%d])", st, i)
