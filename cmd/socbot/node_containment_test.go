@@ -74,9 +74,14 @@ func newTestToken(t *testing.T, n *node, tenantID string, role socbot.Role, name
 // blocks the address on the tenant's connector (configured through the API), the steps land on the
 // incident's timeline, and closing the incident as a false positive removes the block.
 func TestServeContainsEndToEnd(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { serveContains(t, "") })
+	t.Run("postgres", func(t *testing.T) { serveContains(t, postgresURL(t)) })
+}
+
+func serveContains(t *testing.T, db string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cfg := Config{Data: t.TempDir(), Listen: "127.0.0.1:0", Bots: knownBots(), Partitions: 1,
+	cfg := Config{Data: t.TempDir(), Listen: "127.0.0.1:0", DB: db, Bots: knownBots(), Partitions: 1,
 		Containment: ContainmentConfig{BaseBackoff: "50ms", CallTimeout: "2s"}}
 	n, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler), nil)
 	if err != nil {
