@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"net/netip"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -62,6 +63,8 @@ const (
 	cacheMaxEntries = 32768 // per matcher
 )
 
+var noValueCache = os.Getenv("SOCBOT_NO_VALUE_CACHE") != "" // A/B measurements only
+
 // ResetCache empties the value cache (benchmarks call it between passes over the same events).
 func (m *Matcher) ResetCache() {
 	clear(m.cache)
@@ -70,7 +73,7 @@ func (m *Matcher) ResetCache() {
 
 // scan runs automaton a over v, through the value cache for short values.
 func (m *Matcher) scan(a *automaton, v string) {
-	if len(v) > cacheMaxValue || len(v) < a.minLen {
+	if len(v) > cacheMaxValue || len(v) < a.minLen || noValueCache {
 		a.scan(v, m.fired, m.gen, m.onFire)
 		return
 	}
@@ -518,9 +521,20 @@ func indexFold(v, lit string) int {
 	return -1
 }
 
+// containsAll checks the literals a regex match needs; a literal listed k times must occur k times.
 func containsAll(v string, needs []string) bool {
-	for _, n := range needs {
-		if !strings.Contains(v, n) {
+	for i, n := range needs {
+		k := 1
+		for _, m := range needs[i+1:] {
+			if m == n {
+				k++
+			}
+		}
+		if k == 1 {
+			if !strings.Contains(v, n) {
+				return false
+			}
+		} else if strings.Count(v, n) < k {
 			return false
 		}
 	}

@@ -35,7 +35,7 @@ type irVal struct {
 	lkind   acKind
 	s       string    // literal text (folded for vLit), raw for vCased, field name for vFieldRef
 	trigger string    // folded literal that must occur for the test to be true ("" none)
-	needs   []string  // literals (exact case) every regex match contains, checked before running it
+	needs   []string  // literals (exact case) every regex match contains (repeated: that many times)
 	minLen  int       // shortest value (bytes) a regex can match
 	run     *classRun // a run of bytes from one class every match contains
 	runOnly bool      // the whole expression is that run: the run check is the answer
@@ -404,7 +404,7 @@ func compileRegex(expr string, i, m, s bool) ([]irVal, error) {
 			}
 			// x{n,} or x{n,m} alone, unanchored: a match exists iff a run of n exists; only ASCII
 			// classes qualify (the run check counts bytes, the regex counts runes)
-			runOnly := q.Op == syntax.OpRepeat && asciiOnly(q.Sub[0])
+			runOnly := q.Op == syntax.OpRepeat && (asciiOnly(q.Sub[0]) || run.runes)
 			if runOnly {
 				return []irVal{{kind: vRegex, re: re, run: run, runOnly: true, minLen: run.n}}, nil
 			}
@@ -494,8 +494,9 @@ func regexMinLen(re *syntax.Regexp) int {
 
 // classRun says: a run of at least n consecutive bytes, each in set.
 type classRun struct {
-	set [256]bool
-	n   int
+	set   [256]bool
+	n     int
+	runes bool // count runes (UTF-8 lead bytes), not bytes: for . and (?s).
 }
 
 // has reports whether v contains the run.
@@ -503,6 +504,9 @@ func (c *classRun) has(v string) bool {
 	k := 0
 	for i := 0; i < len(v); i++ {
 		if c.set[v[i]] {
+			if c.runes && v[i]&0xC0 == 0x80 {
+				continue // UTF-8 continuation byte: part of the rune already counted
+			}
 			k++
 			if k >= c.n {
 				return true
@@ -536,6 +540,7 @@ func regexRun(re *syntax.Regexp) *classRun {
 			for b := 0; b < 256; b++ {
 				c.set[b] = sub.Op == syntax.OpAnyChar || b != '\n'
 			}
+			c.runes = true
 		case syntax.OpCharClass:
 			for i := 0; i+1 < len(sub.Rune); i += 2 {
 				lo, hi := sub.Rune[i], sub.Rune[i+1]
