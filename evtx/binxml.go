@@ -773,7 +773,16 @@ func appendHexLower(dst []byte, v uint64) []byte {
 // decodeUTF16 appends the UTF-8 form of UTF-16LE bytes; ASCII takes a fast path.
 func decodeUTF16(dst []byte, b []byte) []byte {
 	n := len(b) / 2
-	for i := 0; i < n; i++ {
+	i := 0
+	// fast path: four ASCII, non-zero code units at a time
+	for ; i+4 <= n; i += 4 {
+		x := binary.LittleEndian.Uint64(b[2*i:])
+		if x&0xFF80FF80FF80FF80 != 0 || (x-0x0001000100010001)&^x&0x8000800080008000 != 0 {
+			break
+		}
+		dst = append(dst, byte(x), byte(x>>16), byte(x>>32), byte(x>>48))
+	}
+	for ; i < n; i++ {
 		u := uint16(b[2*i]) | uint16(b[2*i+1])<<8
 		switch {
 		case u == 0:

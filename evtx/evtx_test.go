@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"unicode/utf16"
 )
 
 func corpusDir(t testing.TB) string {
@@ -64,3 +66,19 @@ func TestDumpOne(t *testing.T) {
 }
 
 var updateGolden = flag.Bool("update", false, "rewrite testdata/synthetic.evtx")
+
+func TestDecodeUTF16(t *testing.T) {
+	for _, s := range []string{"", "a", "abcd", "abcdefgh", "abcdefghi", "C:\\Windows\\System32\\cmd.exe", "héllo wörld, ünïcode", "emoji 😀 ok", "stop\x00after"} {
+		var b []byte
+		for _, u := range utf16.Encode([]rune(s)) {
+			b = append(b, byte(u), byte(u>>8))
+		}
+		want := s
+		if i := strings.IndexByte(s, 0); i >= 0 {
+			want = s[:i]
+		}
+		if got := string(decodeUTF16(nil, b)); got != want {
+			t.Errorf("%q: got %q", s, got)
+		}
+	}
+}
