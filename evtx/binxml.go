@@ -544,6 +544,9 @@ func (c *chunk) run(p *program, subs []subValue, outer Section, rd *Reader, dept
 				formatArray(rd, e.name, sec, sv)
 				continue
 			}
+			if sv.typ == 0x11 && len(sv.data) >= 8 && e.name == "TimeCreated_SystemTime" {
+				rd.rec.Time = filetime(binary.LittleEndian.Uint64(sv.data))
+			}
 			start := len(rd.arena)
 			rd.arena = formatValue(rd.arena, sv.typ, sv.data)
 			rd.emit(e.name, sec, start)
@@ -718,8 +721,7 @@ func formatValue(dst []byte, typ byte, d []byte) []byte {
 		}
 	case 0x11:
 		if len(d) >= 8 {
-			t := filetime(le.Uint64(d))
-			return t.AppendFormat(dst, "2006-01-02T15:04:05.0000000Z")
+			return appendFiletime(dst, le.Uint64(d))
 		}
 	case 0x12:
 		if len(d) >= 16 {
@@ -804,4 +806,39 @@ func decodeUTF16(dst []byte, b []byte) []byte {
 		}
 	}
 	return dst
+}
+
+// appendFiletime writes a FILETIME as 2006-01-02T15:04:05.0000000Z (100 ns precision), without the
+// general time formatter.
+func appendFiletime(dst []byte, ft uint64) []byte {
+	t := filetime(ft)
+	if t.IsZero() {
+		return append(dst, "1601-01-01T00:00:00.0000000Z"...)
+	}
+	y, mo, d := t.Date()
+	h, mi, sec := t.Clock()
+	frac := t.Nanosecond() / 100
+	dst = appendDigits(dst, y, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(mo), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, d, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, h, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, mi, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, frac, 7)
+	return append(dst, 'Z')
+}
+
+func appendDigits(dst []byte, v, width int) []byte {
+	var buf [8]byte
+	for i := width - 1; i >= 0; i-- {
+		buf[i] = byte('0' + v%10)
+		v /= 10
+	}
+	return append(dst, buf[:width]...)
 }

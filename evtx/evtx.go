@@ -242,8 +242,10 @@ func (rd *Reader) chunkRecords(b []byte, fn func(*Record) error) error {
 				case "EventID":
 					rec.EventID = f.Value
 				case "TimeCreated_SystemTime":
-					if t, err := time.Parse(time.RFC3339Nano, f.Value); err == nil {
-						rec.Time = t
+					if rec.Time.IsZero() { // set directly when the value was a FILETIME
+						if t, err := time.Parse(time.RFC3339Nano, f.Value); err == nil {
+							rec.Time = t
+						}
 					}
 				}
 			}

@@ -82,3 +82,12 @@ func TestDecodeUTF16(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendFiletime(t *testing.T) {
+	for _, ft := range []uint64{132000000000000000, 132000000000000001, 116444736000000000 + 1234567, 133000000099999999} {
+		want := filetime(ft).Format("2006-01-02T15:04:05.0000000Z")
+		if got := string(appendFiletime(nil, ft)); got != want {
+			t.Errorf("%d: got %s want %s", ft, got, want)
+		}
+	}
+}
