@@ -3,6 +3,7 @@ package intel
 import (
 	"context"
 	"log/slog"
+	"math"
 	"slices"
 	"sort"
 	"sync"
@@ -38,6 +39,10 @@ type SourceInfo struct {
 	TLP               TLP    // marking of items that carry none
 	Tags              []string
 }
+
+// IngestBatch is the number of items feed readers hand to one Ingest call: one store transaction
+// each, large enough that a bulk import into a SQL store writes each touched page for many rows.
+const IngestBatch = 20000
 
 // IngestStats counts what one Ingest call did.
 type IngestStats struct {
@@ -155,9 +160,9 @@ func indexEntry(in *Indicator) IndexEntry {
 	return e
 }
 
-// IndexScanner is an optional Store method: the match index's view of every live indicator of every
-// tenant (what indexEntry makes of it), read without decoding whole indicators. Load uses it when the
-// store has it.
+// IndexScanner is an optional Store method: the match index's view (EntryOf) of every live
+// indicator of every tenant (not revoked or filtered), read without decoding whole indicators. Load
+// uses it when the store has it.
 type IndexScanner interface {
 	ScanIndexEntries(ctx context.Context, fn func(*IndexEntry) error) error
 }
@@ -200,14 +205,16 @@ func (e *Engine) Ingest(ctx context.Context, tenantID string, src SourceInfo, it
 	if src.Name == "" {
 		return st, socbot.FieldError(op, "source", "source name is empty")
 	}
-	now := e.clock.Now()
-	// normalise and merge within the batch
+	now := e.clock.Now().Truncate(time.Microsecond) // the stores keep microseconds
+	// normalise and merge within the batch; the id (a UUIDv5 of type and value) is the key
 	type pend struct {
 		item Item
 		tlp  TLP
+		id   string
 	}
-	batch := make(map[string]*pend, len(items))
-	var keys []string
+	pends := make([]pend, 0, len(items))
+	batch := make(map[string]int32, len(items))
+	var ids []string
 	for _, it := range items {
 		v, ok := ioc.Normalize(it.Type, it.Value)
 		if !ok {
@@ -223,46 +230,51 @@ func (e *Engine) Ingest(ctx context.Context, tenantID string, src SourceInfo, it
 				tlp = TLPRed // unknown marking: the most restrictive
 			}
 		}
-		k := string(it.Type) + ":" + v
-		if p, ok := batch[k]; ok {
+		id := IndicatorID(it.Type, v)
+		if i, ok := batch[id]; ok {
+			p := &pends[i]
 			mergeItem(&p.item, &it)
 			if tlp > p.tlp {
 				p.tlp = tlp
 			}
 			continue
 		}
-		batch[k] = &pend{item: it, tlp: tlp}
-		keys = append(keys, k)
+		batch[id] = int32(len(pends))
+		pends = append(pends, pend{item: it, tlp: tlp, id: id})
+		ids = append(ids, id)
 	}
 	e.ingestMu.Lock()
 	defer e.ingestMu.Unlock()
-	existing, err := e.store.GetIndicators(ctx, tenantID, keys)
+	existing, err := e.store.GetIndicators(ctx, tenantID, ids)
 	if err != nil {
 		return st, socbot.E(op, err)
 	}
-	byKey := make(map[string]*Indicator, len(existing))
+	byID := make(map[string]*Indicator, len(existing))
 	for i := range existing {
-		byKey[existing[i].Key()] = &existing[i]
+		byID[existing[i].ID] = &existing[i]
 	}
-	var changed []Indicator
 	var crossed []Indicator
 	threshold := 0
 	if e.cfg.Containment != nil && e.cfg.ContainmentThreshold != nil {
 		threshold = e.cfg.ContainmentThreshold(tenantID)
 	}
-	for _, k := range keys {
-		p := batch[k]
+	changed := make([]Indicator, 0, len(pends))
+	for i := range pends {
+		p := &pends[i]
 		it := &p.item
-		in, had := byKey[k]
+		in, had := byID[p.id]
 		before := 0
 		if had {
 			before = in.Score(e.decay, now)
 		} else {
-			in = &Indicator{ID: IndicatorID(it.Type, it.Value), TenantID: tenantID, Type: it.Type, Value: it.Value,
-				Created: now, TLP: p.tlp}
+			changed = append(changed, Indicator{ID: p.id, TenantID: tenantID, Type: it.Type, Value: it.Value, Created: now, TLP: p.tlp})
+			in = &changed[len(changed)-1]
 		}
 		wasActive := had && in.Active(e.decay, now)
 		if !e.apply(in, it, p.tlp, src, now) {
+			if !had {
+				changed = changed[:len(changed)-1]
+			}
 			continue // nothing new
 		}
 		if e.cfg.Warninglists != nil && in.FilteredBy == "" {
@@ -282,7 +294,9 @@ func (e *Engine) Ingest(ctx context.Context, tenantID string, src SourceInfo, it
 			st.New++
 		}
 		in.Modified = now
-		changed = append(changed, *in)
+		if had {
+			changed = append(changed, *in)
+		}
 		if threshold > 0 && in.Active(e.decay, now) {
 			if s := in.Score(e.decay, now); s >= threshold && (!wasActive || before < threshold) {
 				crossed = append(crossed, *in)
@@ -426,16 +440,14 @@ func (e *Engine) apply(in *Indicator, it *Item, tlp TLP, src SourceInfo, now tim
 
 // recombine recomputes the derived fields from the sources.
 func (e *Engine) recombine(in *Indicator) {
-	conf := make([]int, 0, len(in.Sources))
-	rel := make([]int, 0, len(in.Sources))
 	in.FirstSeen, in.LastSeen = time.Time{}, time.Time{}
+	p := 1.0
 	for _, s := range in.Sources {
-		conf = append(conf, s.Confidence)
 		r := s.Reliability
 		if r <= 0 {
 			r = 50
 		}
-		rel = append(rel, r)
+		p *= 1 - clamp01(float64(s.Confidence)/100)*clamp01(float64(r)/100) // CombineConfidence, inline
 		if in.FirstSeen.IsZero() || s.FirstSeen.Before(in.FirstSeen) {
 			in.FirstSeen = s.FirstSeen
 		}
@@ -443,8 +455,10 @@ func (e *Engine) recombine(in *Indicator) {
 			in.LastSeen = s.LastSeen
 		}
 	}
-	in.Confidence = CombineConfidence(conf, rel)
-	sort.Strings(in.Tags)
+	in.Confidence = int(math.Round((1 - p) * 100))
+	if !sort.StringsAreSorted(in.Tags) {
+		sort.Strings(in.Tags)
+	}
 }
 
 // ChangeSubject is the bus subject of ChangeEvents ("intel.indicators.changed.<tenant>", "_mssp" for
@@ -454,13 +468,13 @@ const ChangeSubject = "intel.indicators.changed"
 // ChangeEvent says which indicators of a tenant changed in the store.
 type ChangeEvent struct {
 	TenantID string   `json:"tenant_id"`
-	Keys     []string `json:"keys"` // "type:value"
+	IDs      []string `json:"ids"` // STIX ids
 }
 
 // Refresh re-reads the given indicators of a tenant from the store and updates the match index (a
 // node applying another node's ChangeEvent).
 func (e *Engine) Refresh(ctx context.Context, ev ChangeEvent) error {
-	got, err := e.store.GetIndicators(ctx, ev.TenantID, ev.Keys)
+	got, err := e.store.GetIndicators(ctx, ev.TenantID, ev.IDs)
 	if err != nil {
 		return socbot.E("intel.Engine.Refresh", err)
 	}
@@ -472,10 +486,10 @@ func (e *Engine) updateIndex(ctx context.Context, changed []Indicator) {
 	if e.cfg.OnChange != nil && len(changed) > 0 {
 		byTenant := map[string][]string{}
 		for i := range changed {
-			byTenant[changed[i].TenantID] = append(byTenant[changed[i].TenantID], changed[i].Key())
+			byTenant[changed[i].TenantID] = append(byTenant[changed[i].TenantID], changed[i].ID)
 		}
-		for t, keys := range byTenant {
-			e.cfg.OnChange(ChangeEvent{TenantID: t, Keys: keys})
+		for t, ids := range byTenant {
+			e.cfg.OnChange(ChangeEvent{TenantID: t, IDs: ids})
 		}
 	}
 	if e.cfg.NoIndex {
@@ -498,7 +512,7 @@ func (e *Engine) Get(ctx context.Context, tenantID string, t ioc.Type, value str
 	if !ok {
 		return Indicator{}, socbot.FieldError("intel.Engine.Get", "value", "%q is not a valid %s", value, t)
 	}
-	got, err := e.store.GetIndicators(ctx, tenantID, []string{string(t) + ":" + v})
+	got, err := e.store.GetIndicators(ctx, tenantID, []string{IndicatorID(t, v)})
 	if err != nil {
 		return Indicator{}, err
 	}
@@ -528,20 +542,20 @@ func (e *Engine) RecordSightings(ctx context.Context, ss []Sighting) error {
 	defer e.ingestMu.Unlock()
 	var changed []Indicator
 	for tenant, list := range byTenant {
-		var keys []string
+		var ids []string
 		for _, s := range list {
-			keys = append(keys, string(s.Type)+":"+s.Value)
+			ids = append(ids, s.IndicatorID)
 		}
-		got, err := e.store.GetIndicators(ctx, tenant, keys)
+		got, err := e.store.GetIndicators(ctx, tenant, ids)
 		if err != nil {
 			return socbot.E(op, err)
 		}
 		idx := map[string]*Indicator{}
 		for i := range got {
-			idx[got[i].Key()] = &got[i]
+			idx[got[i].ID] = &got[i]
 		}
 		for _, s := range list {
-			in := idx[string(s.Type)+":"+s.Value]
+			in := idx[s.IndicatorID]
 			if in == nil {
 				continue
 			}
@@ -556,7 +570,7 @@ func (e *Engine) RecordSightings(ctx context.Context, ss []Sighting) error {
 					in.LastSighting = s.At
 				}
 			}
-			in.Modified = e.clock.Now()
+			in.Modified = e.clock.Now().Truncate(time.Microsecond)
 		}
 		for _, in := range idx {
 			changed = append(changed, *in)

@@ -120,7 +120,7 @@ type SchedulerConfig struct {
 	Retries     int           // retries of a failed HTTP fetch (default 3)
 	RetryWait   time.Duration // first backoff (default 2s, doubling, capped at 1m)
 	IdleTimeout time.Duration // a body that sends nothing for this long has stalled (default 60s)
-	BatchSize   int           // items per Ingest call (default 5000)
+	BatchSize   int           // items per Ingest call (default IngestBatch)
 	SpoolDir    string        // where runs are spooled before ingest (default os.TempDir())
 	// MaxInvalidRatio is the share of items that may fail validation before the run counts as garbage
 	// (default 0.5).
@@ -167,7 +167,7 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 		cfg.IdleTimeout = 60 * time.Second
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 5000
+		cfg.BatchSize = IngestBatch
 	}
 	if cfg.MaxInvalidRatio <= 0 {
 		cfg.MaxInvalidRatio = 0.5

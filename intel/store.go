@@ -18,15 +18,16 @@ import (
 // MemStore implements it in memory for tests and the CLI. Every method is tenant-scoped: tenant ""
 // is the MSSP-wide set, and no method reads another tenant's rows unless the filter says "*".
 type Store interface {
-	// GetIndicators returns the stored indicators of tenantID whose keys ("type:value") are listed.
-	// Missing keys are simply absent from the result.
-	GetIndicators(ctx context.Context, tenantID string, keys []string) ([]Indicator, error)
-	// PutIndicators inserts or replaces the given indicators (keyed by tenant, type and value) in one
-	// transaction: all or nothing. When ctx carries a person's principal (socbot.WithPrincipal, not a
+	// GetIndicators returns the stored indicators of tenantID whose STIX ids are listed (an id is
+	// IndicatorID of the type and canonical value, so it names one value). Missing ids are simply
+	// absent from the result.
+	GetIndicators(ctx context.Context, tenantID string, ids []string) ([]Indicator, error)
+	// PutIndicators inserts or replaces the given indicators (keyed by tenant and id, which must be
+	// IndicatorID(Type, Value)) in one transaction: all or nothing. When ctx carries a person's principal (socbot.WithPrincipal, not a
 	// bot), the change is audited in the same transaction.
 	PutIndicators(ctx context.Context, ins []Indicator) error
 	// ScanIndicators calls fn for every indicator that the filter selects (ignoring Limit, Offset,
-	// Ascending and the cursor), in (tenant, type, value) order, without loading them all at once.
+	// Ascending and the cursor), in (tenant, id) order, without loading them all at once.
 	// fn may call the store.
 	ScanIndicators(ctx context.Context, f Filter, fn func(*Indicator) error) error
 	// SearchIndicators returns one page of the indicators the filter selects, newest Modified first
@@ -147,8 +148,8 @@ func (f *Filter) matches(in *Indicator) bool {
 // MemStore is an in-memory Store. It is safe for concurrent use.
 type MemStore struct {
 	mu        sync.RWMutex
-	ind       map[string]map[string]*Indicator // tenant -> key -> indicator
-	order     map[string][]string              // tenant -> keys in insertion order (stable scans)
+	ind       map[string]map[string]*Indicator // tenant -> id -> indicator
+	order     map[string][]string              // tenant -> ids in insertion order
 	sightings map[string][]Sighting            // tenant+"\x00"+indicator id
 	sightSeen map[string]bool
 	feeds     map[string]Feed
@@ -172,12 +173,12 @@ func cloneIndicator(in *Indicator) Indicator {
 }
 
 // GetIndicators implements Store.
-func (m *MemStore) GetIndicators(ctx context.Context, tenantID string, keys []string) ([]Indicator, error) {
+func (m *MemStore) GetIndicators(ctx context.Context, tenantID string, ids []string) ([]Indicator, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	t := m.ind[tenantID]
 	var out []Indicator
-	for _, k := range keys {
+	for _, k := range ids {
 		if in, ok := t[k]; ok {
 			out = append(out, cloneIndicator(in))
 		}
@@ -187,10 +188,8 @@ func (m *MemStore) GetIndicators(ctx context.Context, tenantID string, keys []st
 
 // PutIndicators implements Store.
 func (m *MemStore) PutIndicators(ctx context.Context, ins []Indicator) error {
-	for i := range ins {
-		if !ins[i].Type.Valid() || ins[i].Value == "" {
-			return socbot.FieldError("intel.MemStore.PutIndicators", "type", "indicator %d has type %q value %q", i, ins[i].Type, ins[i].Value)
-		}
+	if err := CheckIndicators(ins); err != nil {
+		return err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -201,7 +200,7 @@ func (m *MemStore) PutIndicators(ctx context.Context, ins []Indicator) error {
 			t = map[string]*Indicator{}
 			m.ind[in.TenantID] = t
 		}
-		k := in.Key()
+		k := in.ID
 		if _, ok := t[k]; !ok {
 			m.order[in.TenantID] = append(m.order[in.TenantID], k)
 		}
@@ -230,14 +229,15 @@ func (m *MemStore) ScanIndicators(ctx context.Context, f Filter, fn func(*Indica
 	m.mu.RLock()
 	var snap []Indicator
 	for _, t := range m.tenantsFor(f) {
-		keys := slices.Clone(m.order[t])
-		sort.Strings(keys)
-		for _, k := range keys {
+		start := len(snap)
+		for _, k := range m.order[t] {
 			in := m.ind[t][k]
 			if f.matches(in) {
 				snap = append(snap, cloneIndicator(in))
 			}
 		}
+		part := snap[start:]
+		sort.Slice(part, func(i, j int) bool { return part[i].ID < part[j].ID })
 	}
 	m.mu.RUnlock()
 	for i := range snap {
@@ -336,6 +336,21 @@ func (m *MemStore) PutFeed(ctx context.Context, f Feed) error {
 	defer m.mu.Unlock()
 	f.SealedAuth = slices.Clone(f.SealedAuth)
 	m.feeds[feedKey(f.TenantID, f.Name)] = f
+	return nil
+}
+
+// CheckIndicators is the rule every Store applies to PutIndicators: a known type, a value and an
+// indicator id (stores trust that it is IndicatorID(Type, Value), as the engine makes it).
+func CheckIndicators(ins []Indicator) error {
+	const op = "intel.Store.PutIndicators"
+	for i := range ins {
+		if !ins[i].Type.Valid() || ins[i].Value == "" {
+			return socbot.FieldError(op, "type", "indicator %d has type %q value %q", i, ins[i].Type, ins[i].Value)
+		}
+		if !strings.HasPrefix(ins[i].ID, "indicator--") {
+			return socbot.FieldError(op, "id", "indicator %s:%s has no indicator id", ins[i].Type, ins[i].Value)
+		}
+	}
 	return nil
 }
 

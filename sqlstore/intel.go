@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,21 +19,21 @@ import (
 
 // The intel bot's system of record (migration 0101_intel_store): indicators with their sources,
 // sightings, feeds (credentials only sealed) and feed status, implementing intel.Store on both
-// engines. An indicator is one row with its sources as a compact JSON array, so a bulk import costs
-// one B-tree insert per index per indicator; imports are written as multi-row upserts of prepared
-// statements, one transaction per Store call. Feed changes are audited in the same transaction,
+// engines. An indicator is one row keyed by (tenant, STIX id), with the columns filters and the match
+// index read and everything else in one JSON document, so a bulk import costs one random B-tree
+// insert and 13 bound parameters per indicator; imports are written as multi-row upserts of
+// prepared statements, one transaction per Store call. Feed changes are audited in the same transaction,
 // indicator and sighting writes when the context carries an intel.AuditNote (a person acting).
 var (
 	_ intel.Store        = (*Store)(nil)
 	_ intel.IndexScanner = (*Store)(nil)
 )
 
-const intelCols = `tenant_id, type, value, id, first_seen, last_seen, confidence, tlp, tags, kill_chain, description, pattern,
-	sources, source_names, valid_until, sightings, last_sighting, false_positives, revoked, filtered_by, created, modified`
+const intelCols = `tenant_id, id, type, value, modified, tlp, dead, base, ref, valid_until, source_names, tags, doc`
 
-const intelNCols = 22
+const intelNCols = 13
 
-// intelRowsPerStmt is how many indicators one upsert statement writes (22 parameters each).
+// intelRowsPerStmt is how many indicators one upsert statement writes.
 const intelRowsPerStmt = 100
 
 // intelPageSize is the keyset page of ScanIndicators: no read transaction stays open across pages.
@@ -69,54 +70,107 @@ func timeOrZero(v int64) time.Time {
 	return fromUS(v)
 }
 
-// encodeSources writes the sources as a JSON array with short keys (n name, r reliability,
-// c confidence, f first seen, l last seen, ref, d disabled, v valid until; times in microseconds).
-func encodeSources(b *strings.Builder, src []intel.Source) {
-	b.WriteByte('[')
-	for i := range src {
-		s := &src[i]
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(`{"n":`)
-		writeJSONString(b, cleanText(s.Name))
-		b.WriteString(`,"r":`)
-		b.WriteString(strconv.Itoa(s.Reliability))
-		b.WriteString(`,"c":`)
-		b.WriteString(strconv.Itoa(s.Confidence))
-		b.WriteString(`,"f":`)
-		b.WriteString(strconv.FormatInt(usOrZero(s.FirstSeen), 10))
-		b.WriteString(`,"l":`)
-		b.WriteString(strconv.FormatInt(usOrZero(s.LastSeen), 10))
-		if s.Ref != "" {
-			b.WriteString(`,"ref":`)
-			writeJSONString(b, cleanText(s.Ref))
-		}
-		if s.Disabled {
-			b.WriteString(`,"d":true`)
-		}
-		if !s.ValidUntil.IsZero() {
-			b.WriteString(`,"v":`)
-			b.WriteString(strconv.FormatInt(usOrZero(s.ValidUntil), 10))
-		}
-		b.WriteByte('}')
+// The doc column: an indicator's fields that no query filters on, as JSON with short keys, written
+// without reflection (times are microseconds, absent when zero):
+//
+//	fs first seen, ls last seen, c confidence, s sources, kc kill-chain phases, d description,
+//	p pattern, n sightings, lsg last sighting, fp false positives, r revoked, f filtered by,
+//	cr created
+//
+// and each source: n name, r reliability, c confidence, f first seen, l last seen, ref, d disabled,
+// v valid until.
+type docWriter struct{ b strings.Builder }
+
+func (w *docWriter) key(k string, first bool) {
+	if !first {
+		w.b.WriteByte(',')
 	}
-	b.WriteByte(']')
+	w.b.WriteByte('"')
+	w.b.WriteString(k)
+	w.b.WriteString(`":`)
 }
 
-func encodeKillChain(b *strings.Builder, kc []intel.KillChainPhase) {
-	b.WriteByte('[')
-	for i, k := range kc {
+func (w *docWriter) int(k string, v int64, first bool) {
+	w.key(k, first)
+	w.b.WriteString(strconv.FormatInt(v, 10))
+}
+
+func (w *docWriter) str(k, v string) {
+	w.key(k, false)
+	writeJSONString(&w.b, cleanText(v))
+}
+
+func (w *docWriter) doc(in *intel.Indicator) string {
+	w.b.Reset()
+	w.b.WriteByte('{')
+	w.int("fs", usOrZero(in.FirstSeen), true)
+	w.int("ls", usOrZero(in.LastSeen), false)
+	w.int("c", int64(in.Confidence), false)
+	w.int("cr", usOrZero(in.Created), false)
+	w.key("s", false)
+	w.b.WriteByte('[')
+	for i := range in.Sources {
+		x := &in.Sources[i]
 		if i > 0 {
-			b.WriteByte(',')
+			w.b.WriteByte(',')
 		}
-		b.WriteString(`{"kill_chain_name":`)
-		writeJSONString(b, cleanText(k.KillChain))
-		b.WriteString(`,"phase_name":`)
-		writeJSONString(b, cleanText(k.Phase))
-		b.WriteByte('}')
+		w.b.WriteByte('{')
+		w.key("n", true)
+		writeJSONString(&w.b, cleanText(x.Name))
+		w.int("r", int64(x.Reliability), false)
+		w.int("c", int64(x.Confidence), false)
+		w.int("f", usOrZero(x.FirstSeen), false)
+		w.int("l", usOrZero(x.LastSeen), false)
+		if x.Ref != "" {
+			w.str("ref", x.Ref)
+		}
+		if x.Disabled {
+			w.b.WriteString(`,"d":true`)
+		}
+		if !x.ValidUntil.IsZero() {
+			w.int("v", usOrZero(x.ValidUntil), false)
+		}
+		w.b.WriteByte('}')
 	}
-	b.WriteByte(']')
+	w.b.WriteByte(']')
+	if len(in.KillChain) > 0 {
+		w.key("kc", false)
+		w.b.WriteByte('[')
+		for i, k := range in.KillChain {
+			if i > 0 {
+				w.b.WriteByte(',')
+			}
+			w.b.WriteString(`{"kill_chain_name":`)
+			writeJSONString(&w.b, cleanText(k.KillChain))
+			w.b.WriteString(`,"phase_name":`)
+			writeJSONString(&w.b, cleanText(k.Phase))
+			w.b.WriteByte('}')
+		}
+		w.b.WriteByte(']')
+	}
+	if in.Description != "" {
+		w.str("d", in.Description)
+	}
+	if in.Pattern != "" {
+		w.str("p", in.Pattern)
+	}
+	if in.Sightings != 0 {
+		w.int("n", int64(in.Sightings), false)
+	}
+	if !in.LastSighting.IsZero() {
+		w.int("lsg", usOrZero(in.LastSighting), false)
+	}
+	if in.FalsePos != 0 {
+		w.int("fp", int64(in.FalsePos), false)
+	}
+	if in.Revoked {
+		w.b.WriteString(`,"r":true`)
+	}
+	if in.FilteredBy != "" {
+		w.str("f", in.FilteredBy)
+	}
+	w.b.WriteByte('}')
+	return w.b.String()
 }
 
 func cleanStrings(v []string) []string {
@@ -134,10 +188,13 @@ func cleanStrings(v []string) []string {
 
 // sourceNames is the source_names column: the sorted names, each between separators.
 func sourceNames(in *intel.Indicator) string {
-	names := in.SourceNames()
-	if len(names) == 0 {
+	if len(in.Sources) == 0 {
 		return ""
 	}
+	if len(in.Sources) == 1 {
+		return nameSep + strings.ReplaceAll(cleanText(in.Sources[0].Name), nameSep, "") + nameSep
+	}
+	names := in.SourceNames()
 	var b strings.Builder
 	b.WriteString(nameSep)
 	for _, n := range names {
@@ -148,17 +205,10 @@ func sourceNames(in *intel.Indicator) string {
 }
 
 // indicatorArgs appends the column values of in.
-func indicatorArgs(args []any, in *intel.Indicator, b *strings.Builder) []any {
-	b.Reset()
-	encodeSources(b, in.Sources)
-	sources := b.String()
-	b.Reset()
-	encodeKillChain(b, in.KillChain)
-	kc := b.String()
-	return append(args, in.TenantID, string(in.Type), cleanText(in.Value), in.ID, usOrZero(in.FirstSeen), usOrZero(in.LastSeen),
-		in.Confidence, int(in.TLP), jsStrings(cleanStrings(in.Tags)), kc, cleanText(in.Description), cleanText(in.Pattern),
-		sources, sourceNames(in), usOrZero(in.ValidUntil()), in.Sightings, usOrZero(in.LastSighting), in.FalsePos, in.Revoked,
-		cleanText(in.FilteredBy), usOrZero(in.Created), usOrZero(in.Modified))
+func indicatorArgs(args []any, in *intel.Indicator, w *docWriter) []any {
+	dead := in.Revoked || in.FilteredBy != ""
+	return append(args, in.TenantID, in.ID, string(in.Type), cleanText(in.Value), usOrZero(in.Modified), int(in.TLP), dead,
+		in.BaseScore(), usOrZero(in.Reference()), usOrZero(in.ValidUntil()), sourceNames(in), jsStrings(cleanStrings(in.Tags)), w.doc(in))
 }
 
 func upsertIndicatorsSQL(n int) string {
@@ -171,12 +221,9 @@ func upsertIndicatorsSQL(n int) string {
 		}
 		b.WriteString(row)
 	}
-	b.WriteString(` ON CONFLICT (tenant_id, type, value) DO UPDATE SET id = excluded.id, first_seen = excluded.first_seen,
-		last_seen = excluded.last_seen, confidence = excluded.confidence, tlp = excluded.tlp, tags = excluded.tags,
-		kill_chain = excluded.kill_chain, description = excluded.description, pattern = excluded.pattern,
-		sources = excluded.sources, source_names = excluded.source_names, valid_until = excluded.valid_until,
-		sightings = excluded.sightings, last_sighting = excluded.last_sighting, false_positives = excluded.false_positives,
-		revoked = excluded.revoked, filtered_by = excluded.filtered_by, created = excluded.created, modified = excluded.modified`)
+	b.WriteString(` ON CONFLICT (tenant_id, id) DO UPDATE SET type = excluded.type, value = excluded.value,
+		modified = excluded.modified, tlp = excluded.tlp, dead = excluded.dead, base = excluded.base, ref = excluded.ref,
+		valid_until = excluded.valid_until, source_names = excluded.source_names, tags = excluded.tags, doc = excluded.doc`)
 	return b.String()
 }
 
@@ -186,25 +233,32 @@ var upsertIndicatorsFull = upsertIndicatorsSQL(intelRowsPerStmt)
 // statement.
 func (s *Store) PutIndicators(ctx context.Context, ins []intel.Indicator) error {
 	const op = "sqlstore.PutIndicators"
-	for i := range ins {
-		if !ins[i].Type.Valid() || ins[i].Value == "" {
-			return socbot.FieldError(op, "type", "indicator %d has type %q value %q", i, ins[i].Type, ins[i].Value)
-		}
-		if ins[i].ID == "" {
-			return socbot.FieldError(op, "id", "indicator %s:%s has no id", ins[i].Type, ins[i].Value)
-		}
+	if err := intel.CheckIndicators(ins); err != nil {
+		return err
 	}
 	if len(ins) == 0 {
 		return nil
 	}
+	// in key order, the B-tree inserts of a batch walk the tree left to right
+	order := make([]int32, len(ins))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	sort.Slice(order, func(a, b int) bool {
+		x, y := &ins[order[a]], &ins[order[b]]
+		if x.TenantID != y.TenantID {
+			return x.TenantID < y.TenantID
+		}
+		return x.ID < y.ID
+	})
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		args := make([]any, 0, intelNCols*intelRowsPerStmt)
-		var b strings.Builder
+		var w docWriter
 		for start := 0; start < len(ins); start += intelRowsPerStmt {
-			chunk := ins[start:min(start+intelRowsPerStmt, len(ins))]
+			chunk := order[start:min(start+intelRowsPerStmt, len(ins))]
 			args = args[:0]
-			for i := range chunk {
-				args = indicatorArgs(args, &chunk[i], &b)
+			for _, i := range chunk {
+				args = indicatorArgs(args, &ins[i], &w)
 			}
 			query := upsertIndicatorsFull
 			if len(chunk) != intelRowsPerStmt {
@@ -262,26 +316,38 @@ var intelParsers fastjson.ParserPool
 // scanIndicator reads one row of intelCols.
 func scanIndicator(r scanner, p *fastjson.Parser) (intel.Indicator, error) {
 	var in intel.Indicator
-	var typ, tags, kc, sources, names string
-	var first, last, validUntil, lastSight, created, modified int64
+	var typ, names, tags, doc string
+	var modified, base, ref, until int64
 	var tlp int
-	if err := r.Scan(&in.TenantID, &typ, &in.Value, &in.ID, &first, &last, &in.Confidence, &tlp, &tags, &kc, &in.Description,
-		&in.Pattern, &sources, &names, &validUntil, &in.Sightings, &lastSight, &in.FalsePos, &in.Revoked, &in.FilteredBy,
-		&created, &modified); err != nil {
+	var dead bool
+	if err := r.Scan(&in.TenantID, &in.ID, &typ, &in.Value, &modified, &tlp, &dead, &base, &ref, &until, &names, &tags, &doc); err != nil {
 		return in, err
 	}
 	in.Type = ioc.Type(typ)
-	in.FirstSeen, in.LastSeen, in.LastSighting = timeOrZero(first), timeOrZero(last), timeOrZero(lastSight)
-	in.Created, in.Modified = timeOrZero(created), timeOrZero(modified)
+	in.Modified = timeOrZero(modified)
 	in.TLP = intel.TLP(tlp)
 	in.Tags = decodeStrings(p, tags)
-	if kc != "" && kc != "[]" {
-		unjs(kc, &in.KillChain)
+	v, err := p.Parse(doc)
+	if err != nil {
+		return in, socbot.E("sqlstore.intel", socbot.KindOther, "indicator "+in.ID+": stored document is damaged", err)
 	}
-	in.Sources = decodeSources(p, sources)
-	if in.Sources == nil {
-		in.Sources = []intel.Source{}
+	in.FirstSeen, in.LastSeen = timeOrZero(v.GetInt64("fs")), timeOrZero(v.GetInt64("ls"))
+	in.Confidence, in.Created = v.GetInt("c"), timeOrZero(v.GetInt64("cr"))
+	arr := v.GetArray("s")
+	in.Sources = make([]intel.Source, 0, len(arr))
+	for _, x := range arr {
+		in.Sources = append(in.Sources, intel.Source{
+			Name: string(x.GetStringBytes("n")), Reliability: x.GetInt("r"), Confidence: x.GetInt("c"),
+			FirstSeen: timeOrZero(x.GetInt64("f")), LastSeen: timeOrZero(x.GetInt64("l")), Ref: string(x.GetStringBytes("ref")),
+			Disabled: x.GetBool("d"), ValidUntil: timeOrZero(x.GetInt64("v")),
+		})
 	}
+	for _, x := range v.GetArray("kc") {
+		in.KillChain = append(in.KillChain, intel.KillChainPhase{KillChain: string(x.GetStringBytes("kill_chain_name")), Phase: string(x.GetStringBytes("phase_name"))})
+	}
+	in.Description, in.Pattern = string(v.GetStringBytes("d")), string(v.GetStringBytes("p"))
+	in.Sightings, in.LastSighting, in.FalsePos = v.GetInt("n"), timeOrZero(v.GetInt64("lsg")), v.GetInt("fp")
+	in.Revoked, in.FilteredBy = v.GetBool("r"), string(v.GetStringBytes("f"))
 	return in, nil
 }
 
@@ -303,78 +369,41 @@ func decodeStrings(p *fastjson.Parser, s string) []string {
 	return out
 }
 
-func decodeSources(p *fastjson.Parser, s string) []intel.Source {
-	if s == "" || s == "[]" {
-		return nil
-	}
-	v, err := p.Parse(s)
-	if err != nil {
-		return nil
-	}
-	arr, _ := v.Array()
-	out := make([]intel.Source, 0, len(arr))
-	for _, x := range arr {
-		out = append(out, intel.Source{
-			Name: string(x.GetStringBytes("n")), Reliability: x.GetInt("r"), Confidence: x.GetInt("c"),
-			FirstSeen: timeOrZero(x.GetInt64("f")), LastSeen: timeOrZero(x.GetInt64("l")), Ref: string(x.GetStringBytes("ref")),
-			Disabled: x.GetBool("d"), ValidUntil: timeOrZero(x.GetInt64("v")),
-		})
-	}
-	return out
-}
-
-// GetIndicators implements intel.Store: one query per type of the keys asked.
-func (s *Store) GetIndicators(ctx context.Context, tenantID string, keys []string) ([]intel.Indicator, error) {
+// GetIndicators implements intel.Store: one primary-key query for every id.
+func (s *Store) GetIndicators(ctx context.Context, tenantID string, ids []string) ([]intel.Indicator, error) {
 	const op = "sqlstore.GetIndicators"
-	byType := map[string][]string{}
-	var types []string
-	for _, k := range keys {
-		t, v, ok := strings.Cut(k, ":")
-		if !ok {
-			continue
-		}
-		if _, seen := byType[t]; !seen {
-			types = append(types, t)
-		}
-		byType[t] = append(byType[t], cleanText(v))
+	if len(ids) == 0 {
+		return nil, nil
 	}
-	var out []intel.Indicator
+	var query string
+	var list any
+	if s.engine == Postgres {
+		query = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id = ANY(?)`
+		list = ids
+	} else {
+		query = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))`
+		list = jsStrings(ids)
+	}
+	st, err := s.readStmt(ctx, query)
+	if err != nil {
+		return nil, dbErr(op, err)
+	}
+	rows, err := st.QueryContext(ctx, tenantID, list)
+	if err != nil {
+		return nil, dbErr(op, err)
+	}
+	defer rows.Close()
 	p := intelParsers.Get()
 	defer intelParsers.Put(p)
-	for _, t := range types {
-		vals := byType[t]
-		var query string
-		var list any
-		if s.engine == Postgres {
-			query = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND type = ? AND value = ANY(?)`
-			list = vals
-		} else {
-			query = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND type = ? AND value IN (SELECT value FROM json_each(?))`
-			list = jsStrings(vals)
-		}
-		st, err := s.readStmt(ctx, query)
+	out := make([]intel.Indicator, 0, len(ids))
+	for rows.Next() {
+		in, err := scanIndicator(rows, p)
 		if err != nil {
 			return nil, dbErr(op, err)
 		}
-		rows, err := st.QueryContext(ctx, tenantID, t, list)
-		if err != nil {
-			return nil, dbErr(op, err)
-		}
-		for rows.Next() {
-			in, err := scanIndicator(rows, p)
-			if err != nil {
-				rows.Close()
-				return nil, dbErr(op, err)
-			}
-			out = append(out, in)
-		}
-		err = rows.Err()
-		rows.Close()
-		if err != nil {
-			return nil, dbErr(op, err)
-		}
+		out = append(out, in)
 	}
-	return out, nil
+	return out, dbErr(op, rows.Err())
 }
 
 // readStmt returns query prepared on the database (outside any transaction), cached.
@@ -478,7 +507,7 @@ func (s *Store) intelWhere(f intel.Filter) (string, []any) {
 		args = append(args, f.ModifiedSince.UnixMicro())
 	}
 	if !f.IncludeDead {
-		conds = append(conds, `revoked = FALSE AND filtered_by = ''`)
+		conds = append(conds, `dead = FALSE`)
 	}
 	if len(conds) == 0 {
 		return "TRUE", nil
@@ -493,7 +522,7 @@ func dedupe(a, b string) []string {
 	return []string{a, b}
 }
 
-// ScanIndicators implements intel.Store with keyset pages in (tenant, type, value) order.
+// ScanIndicators implements intel.Store with keyset pages in (tenant, id) order.
 func (s *Store) ScanIndicators(ctx context.Context, f intel.Filter, fn func(*intel.Indicator) error) error {
 	const op = "sqlstore.ScanIndicators"
 	where, args := s.intelWhere(f)
@@ -505,10 +534,10 @@ func (s *Store) ScanIndicators(ctx context.Context, f intel.Filter, fn func(*int
 		query := `SELECT ` + intelCols + ` FROM intel_indicators WHERE ` + where
 		qargs := args
 		if last != nil {
-			query += ` AND (tenant_id, type, value) > (?, ?, ?)`
-			qargs = append(append([]any(nil), args...), last.TenantID, string(last.Type), last.Value)
+			query += ` AND (tenant_id, id) > (?, ?)`
+			qargs = append(append([]any(nil), args...), last.TenantID, last.ID)
 		}
-		query += ` ORDER BY tenant_id, type, value LIMIT ` + strconv.Itoa(intelPageSize)
+		query += ` ORDER BY tenant_id, id LIMIT ` + strconv.Itoa(intelPageSize)
 		rows, err := s.db.QueryContext(ctx, s.q(query), qargs...)
 		if err != nil {
 			return dbErr(op, err)
@@ -553,7 +582,7 @@ func (s *Store) SearchIndicators(ctx context.Context, f intel.Filter) ([]intel.I
 		}
 		query += ` ORDER BY modified, id`
 	} else {
-		query += ` ORDER BY modified DESC, tenant_id, type, value`
+		query += ` ORDER BY modified DESC, tenant_id, id`
 	}
 	if f.Limit > 0 {
 		query += ` LIMIT ` + strconv.Itoa(f.Limit)
@@ -584,49 +613,41 @@ func (s *Store) SearchIndicators(ctx context.Context, f intel.Filter) ([]intel.I
 	return out, dbErr(op, rows.Err())
 }
 
-// ScanIndexEntries implements intel.IndexScanner: the match index's view of every indicator of
-// every tenant, read without decoding the sources.
+// ScanIndexEntries implements intel.IndexScanner: the match index's view of every live indicator of
+// every tenant, from the columns kept for it (no document is decoded).
 func (s *Store) ScanIndexEntries(ctx context.Context, fn func(*intel.IndexEntry) error) error {
 	const op = "sqlstore.ScanIndexEntries"
 	p := intelParsers.Get()
 	defer intelParsers.Put(p)
 	names := map[string][]string{} // interned: entries with the same sources share one slice
 	tagSets := map[string][]string{}
-	var lt, ltype, lvalue string
-	first := true
-	for {
-		query := `SELECT tenant_id, type, value, confidence, false_positives, revoked, filtered_by, last_seen, last_sighting,
-			valid_until, tlp, tags, source_names FROM intel_indicators`
+	var lt, lid string
+	const page = 20000
+	batch := make([]intel.IndexEntry, 0, page)
+	for first := true; ; first = false {
+		query := `SELECT tenant_id, id, type, value, tlp, base, ref, valid_until, source_names, tags FROM intel_indicators WHERE dead = FALSE`
 		var args []any
 		if !first {
-			query += ` WHERE (tenant_id, type, value) > (?, ?, ?)`
-			args = []any{lt, ltype, lvalue}
+			query += ` AND (tenant_id, id) > (?, ?)`
+			args = []any{lt, lid}
 		}
-		first = false
-		query += ` ORDER BY tenant_id, type, value LIMIT 20000`
+		query += ` ORDER BY tenant_id, id LIMIT ` + strconv.Itoa(page)
 		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 		if err != nil {
 			return dbErr(op, err)
 		}
-		n := 0
-		var batch []intel.IndexEntry
+		batch = batch[:0]
 		for rows.Next() {
 			var e intel.IndexEntry
-			var typ, filtered, tags, srcs string
-			var conf, fp, tlp int
-			var revoked bool
-			var last, lastSight, until int64
-			if err := rows.Scan(&e.TenantID, &typ, &e.Value, &conf, &fp, &revoked, &filtered, &last, &lastSight, &until, &tlp, &tags, &srcs); err != nil {
+			var typ, srcs, tags string
+			var tlp int
+			var ref, until int64
+			if err := rows.Scan(&e.TenantID, &lid, &typ, &e.Value, &tlp, &e.Base, &ref, &until, &srcs, &tags); err != nil {
 				rows.Close()
 				return dbErr(op, err)
 			}
-			e.Type = ioc.Type(typ)
-			in := intel.Indicator{Confidence: conf, FalsePos: fp, Revoked: revoked, FilteredBy: filtered}
-			e.Base = in.BaseScore()
-			e.Dead = revoked || filtered != ""
-			e.Ref = timeOrZero(max(last, lastSight))
-			e.Until = timeOrZero(until)
-			e.TLP = intel.TLP(tlp)
+			e.Type, e.TLP = ioc.Type(typ), intel.TLP(tlp)
+			e.Ref, e.Until = timeOrZero(ref), timeOrZero(until)
 			if tags != "" && tags != "[]" {
 				t, ok := tagSets[tags]
 				if !ok {
@@ -644,7 +665,6 @@ func (s *Store) ScanIndexEntries(ctx context.Context, fn func(*intel.IndexEntry)
 				e.Sources = l
 			}
 			batch = append(batch, e)
-			n++
 		}
 		err = rows.Err()
 		rows.Close()
@@ -656,11 +676,10 @@ func (s *Store) ScanIndexEntries(ctx context.Context, fn func(*intel.IndexEntry)
 				return err
 			}
 		}
-		if n < 20000 {
+		if len(batch) < page {
 			return nil
 		}
-		l := batch[len(batch)-1]
-		lt, ltype, lvalue = l.TenantID, string(l.Type), l.Value
+		lt = batch[len(batch)-1].TenantID
 	}
 }
 

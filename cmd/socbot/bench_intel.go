@@ -5,10 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -22,13 +25,17 @@ import (
 )
 
 type benchIntelCmd struct {
-	Indicators int     `help:"Synthetic indicators in the match index." default:"5000000"`
-	Lookups    int     `help:"Lookups to time (one goroutine)." default:"5000000"`
-	Present    float64 `help:"Share of looked-up values taken from the indicator set (the rest are random, nearly all absent)." default:"0.5"`
-	FeedItems  int     `help:"Indicators per synthetic feed (STIX bundle and CSV) for the import figure." default:"300000"`
-	TextMB     int     `help:"Megabytes of synthetic advisory text for the extraction figure." default:"64"`
-	JSON       bool    `help:"Print the figures as one JSON object (the default prints them as JSON too, indented)."`
-	Seed       uint64  `help:"Random seed of the synthetic data." default:"1"`
+	Indicators int      `help:"Synthetic indicators in the match index." default:"5000000"`
+	Lookups    int      `help:"Lookups to time (one goroutine)." default:"5000000"`
+	Present    float64  `help:"Share of looked-up values taken from the indicator set (the rest are random, nearly all absent)." default:"0.5"`
+	FeedItems  int      `help:"Indicators per synthetic feed (STIX bundle and CSV) for the import figure." default:"300000"`
+	TextMB     int      `help:"Megabytes of synthetic advisory text for the extraction figure." default:"64"`
+	JSON       bool     `help:"Print the figures as one JSON object (the default prints them as JSON too, indented)."`
+	Seed       uint64   `help:"Random seed of the synthetic data." default:"1"`
+	Parts      []string `help:"Which figures to measure: index, feed, extract (comma list)." default:"index,feed,extract" enum:"index,feed,extract"`
+	CPUProfile string   `help:"Write a CPU profile of the whole run to this file." placeholder:"FILE" type:"path"`
+	Store      string   `help:"Store of the import figure: sql (SQLite in a temporary directory, or --db) or memory." enum:"sql,memory" default:"sql"`
+	DB         string   `help:"Measure the import into this database instead (postgres://... or sqlite:PATH); its bench tenant's indicators are deleted first." placeholder:"URL"`
 }
 
 func (c *benchIntelCmd) Help() string {
@@ -38,7 +45,8 @@ func (c *benchIntelCmd) Help() string {
                                                    half the lookups hit (subdomains, addresses inside CIDRs),
                                                    half miss; bytes_per_indicator excludes the values
   feed_indicators_per_sec                          parse + normalise + dedupe + store, the slower of
-                                                   a STIX 2.1 bundle and a CSV feed (in-memory store)
+                                                   a STIX 2.1 bundle and a CSV feed (SQL store: SQLite
+                                                   in a temporary directory unless --db)
   extract_mb_per_sec                               IOC extraction from advisory-like text, one core`
 }
 
@@ -46,7 +54,49 @@ func (c *benchIntelCmd) Run(g *Globals) error {
 	res := map[string]any{"indicators": c.Indicators, "present_ratio": c.Present, "gomaxprocs": runtime.GOMAXPROCS(0), "go": runtime.Version()}
 	now := time.Now().UTC()
 
-	// --- match index
+	if c.CPUProfile != "" {
+		f, err := os.Create(c.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	if slices.Contains(c.Parts, "index") {
+		if err := c.benchIndex(res, now); err != nil {
+			return err
+		}
+	}
+	if slices.Contains(c.Parts, "feed") {
+		stixRate, stixCPU, err := c.feedRate("stix", c.stixFeed(now))
+		if err != nil {
+			return err
+		}
+		csvRate, csvCPU, err := c.feedRate("csv", c.csvFeed())
+		if err != nil {
+			return err
+		}
+		res["stix_indicators_per_sec"] = stixRate
+		res["csv_indicators_per_sec"] = csvRate
+		res["feed_indicators_per_sec"] = min(stixRate, csvRate)
+		res["feed_indicators_per_cpu_sec"] = min(stixCPU, csvCPU)
+		res["feed_store"] = c.Store
+	}
+	if slices.Contains(c.Parts, "extract") {
+		c.benchExtract(res)
+	}
+	enc := json.NewEncoder(os.Stdout)
+	if !c.JSON {
+		enc.SetIndent("", "  ")
+	}
+	return enc.Encode(res)
+}
+
+// benchIndex measures the match index: build time, memory and lookups.
+func (c *benchIntelCmd) benchIndex(res map[string]any, now time.Time) error {
 	fmt.Fprintf(os.Stderr, "generating %d synthetic indicators...\n", c.Indicators)
 	entries := intel.SyntheticEntries(c.Indicators, c.Seed, now)
 	queries := intel.SyntheticQueriesRatio(entries, 1<<20, c.Seed+1, c.Present)
@@ -117,86 +167,84 @@ func (c *benchIntelCmd) Run(g *Globals) error {
 	m = nil
 	runtime.GC()
 	debug.FreeOSMemory()
+	return nil
+}
 
-	// --- feed import
-	stixRate, stixCPU, err := c.feedRate("stix", c.stixFeed(now))
-	if err != nil {
-		return err
-	}
-	csvRate, csvCPU, err := c.feedRate("csv", c.csvFeed())
-	if err != nil {
-		return err
-	}
-	res["stix_indicators_per_sec"] = stixRate
-	res["csv_indicators_per_sec"] = csvRate
-	res["feed_indicators_per_sec"] = min(stixRate, csvRate)
-	res["feed_indicators_per_cpu_sec"] = min(stixCPU, csvCPU)
-
-	// --- extraction
+// benchExtract measures IOC extraction.
+func (c *benchIntelCmd) benchExtract(res map[string]any) {
 	text := benchText(c.TextMB << 20)
 	ex := ioc.New(ioc.Options{})
 	n := 0
 	runtime.LockOSThread()
-	cpu0 = threadCPU()
-	start = time.Now()
+	cpu0 := threadCPU()
+	start := time.Now()
 	ex.Extract(text, func(ioc.IOC) { n++ })
 	secs := time.Since(start).Seconds()
-	cpu = threadCPU() - cpu0
+	cpu := threadCPU() - cpu0
 	runtime.UnlockOSThread()
 	res["extract_mb_per_sec"] = float64(len(text)) / (1 << 20) / secs
 	if cpu > 0 {
 		res["extract_mb_per_cpu_sec"] = float64(len(text)) / (1 << 20) / cpu.Seconds()
 	}
 	res["extract_iocs"] = n
-
-	enc := json.NewEncoder(os.Stdout)
-	if !c.JSON {
-		enc.SetIndent("", "  ")
-	}
-	return enc.Encode(res)
 }
 
-// feedRate parses and ingests a generated feed into a fresh in-memory store and returns items/s.
+// feedRate parses and ingests a generated feed into a fresh SQL store (SQLite in a temporary
+// directory, or --db) and returns items/s.
 func (c *benchIntelCmd) feedRate(format string, body []byte) (wall, perCPU float64, err error) {
 	ctx := context.Background()
-	eng := intel.NewEngine(intel.EngineConfig{Store: intel.NewMemStore(), NoIndex: true})
+	store, done, err := c.benchStore(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer done()
+	eng := intel.NewEngine(intel.EngineConfig{Store: store, NoIndex: true})
 	src := intel.SourceInfo{Name: "bench-" + format, Reliability: 80, DefaultConfidence: 70}
 	opts := map[string]string{}
 	if format == "csv" {
 		opts = map[string]string{"value": "value", "type_column": "type", "last_seen": "last_seen", "confidence": "confidence", "tags": "tags", "tags_separator": "|"}
 	}
 	fmt.Fprintf(os.Stderr, "importing a %s feed of %d indicators (%d MB)...\n", format, c.FeedItems, len(body)>>20)
-	batch := make([]intel.Item, 0, 5000)
-	total := 0
-	flush := func() error {
-		st, err := eng.Ingest(ctx, "bench", src, batch)
-		total += st.New + st.Updated
-		batch = batch[:0]
-		return err
-	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	cpu0 := threadCPU()
+	cpu0 := processCPU()
 	start := time.Now()
-	err = feeds.Parse(ctx, format, intel.Feed{Options: opts}, bytes.NewReader(body), func(it intel.Item) error {
-		batch = append(batch, it)
-		if len(batch) == cap(batch) {
-			return flush()
-		}
-		return nil
-	})
-	if err == nil {
-		err = flush()
-	}
+	st, err := eng.IngestStream(ctx, "bench", src, func(emit func(intel.Item) error) error {
+		return feeds.Parse(ctx, format, intel.Feed{Options: opts}, bytes.NewReader(body), emit)
+	}, nil)
 	if err != nil {
 		return 0, 0, err
 	}
+	total := st.New + st.Updated
 	secs := time.Since(start).Seconds()
-	cpu := threadCPU() - cpu0
+	cpu := processCPU() - cpu0
 	if total < c.FeedItems*9/10 {
 		return 0, 0, fmt.Errorf("bench intel: only %d of %d %s items were stored", total, c.FeedItems, format)
 	}
 	return float64(total) / secs, float64(total) / cpu.Seconds(), nil
+}
+
+// benchStore opens the store the import figure is measured on.
+func (c *benchIntelCmd) benchStore(ctx context.Context) (intel.Store, func(), error) {
+	if c.Store == "memory" {
+		return intel.NewMemStore(), func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "socbot-bench-intel-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg := Config{Data: dir, DB: c.DB}
+	s, err := openStore(ctx, cfg, slog.New(slog.DiscardHandler), socbot.SystemClock{})
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	if c.DB != "" {
+		// a shared server: start from empty intel tables
+		if _, err := s.DB().ExecContext(ctx, `DELETE FROM intel_indicators WHERE tenant_id = 'bench'`); err != nil {
+			s.Close()
+			return nil, nil, err
+		}
+	}
+	return s, func() { s.Close(); os.RemoveAll(dir) }, nil
 }
 
 func (c *benchIntelCmd) stixFeed(now time.Time) []byte {
@@ -253,6 +301,16 @@ func benchText(size int) []byte {
 		b.WriteString(".\n")
 	}
 	return b.Bytes()
+}
+
+// processCPU is the CPU time (user + system) of the whole process, every thread (the parser, the
+// store writer, the garbage collector).
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // threadCPU is the CPU time (user + system) of the calling OS thread (Linux RUSAGE_THREAD).

@@ -1,8 +1,10 @@
 -- +goose Up
 -- Intel bot (issue 3), the tables the SQL intel.Store (sqlstore/intel.go) works on. They replace the
--- first draft of 0100, which no code ever wrote: an indicator is one row with its sources as JSON
--- (one row per indicator keeps bulk imports at one B-tree insert per index), keyed by tenant, type
--- and canonical value. Times are INTEGER microseconds since the Unix epoch (UTC), 0 for "never".
+-- first draft of 0100, which no code ever wrote. An indicator is one row keyed by tenant and STIX id
+-- (deterministic from type and canonical value, so a feed's values are looked up by id), with the
+-- columns that filters and the match index read, and the rest as one JSON document: a bulk import
+-- costs one random B-tree insert per indicator and few bound parameters.
+-- Times are INTEGER microseconds since the Unix epoch (UTC), 0 for "never".
 -- tenant_id '' is the MSSP-wide set (no foreign key for that reason).
 DROP TABLE IF EXISTS intel_indicator_sources;
 DROP TABLE IF EXISTS intel_sightings;
@@ -11,33 +13,23 @@ DROP TABLE IF EXISTS intel_feeds;
 DROP TABLE IF EXISTS intel_indicators;
 
 CREATE TABLE intel_indicators (
-    tenant_id       TEXT NOT NULL,
-    type            TEXT NOT NULL,
-    value           TEXT NOT NULL,
-    id              TEXT NOT NULL,     -- STIX id, deterministic from type and value
-    first_seen      INTEGER NOT NULL,
-    last_seen       INTEGER NOT NULL,
-    confidence      INTEGER NOT NULL,  -- combined over sources, 0-100
-    tlp             INTEGER NOT NULL,  -- 0 clear, 1 green, 2 amber, 3 amber+strict, 4 red
-    tags            TEXT NOT NULL,     -- JSON array
-    kill_chain      TEXT NOT NULL,     -- JSON array of {kill_chain_name, phase_name}
-    description     TEXT NOT NULL,
-    pattern         TEXT NOT NULL,
-    sources         TEXT NOT NULL,     -- JSON array of intel.Source, times in microseconds
-    source_names    TEXT NOT NULL,     -- X'1f' || names joined by X'1f' || X'1f', for "has source" filters
-    valid_until     INTEGER NOT NULL,  -- derived from the sources (0: none), for the match index load
-    sightings       INTEGER NOT NULL,
-    last_sighting   INTEGER NOT NULL,
-    false_positives INTEGER NOT NULL,
-    revoked         BOOLEAN NOT NULL,
-    filtered_by     TEXT NOT NULL,     -- warninglist name
-    created         INTEGER NOT NULL,
-    modified        INTEGER NOT NULL,
-    PRIMARY KEY (tenant_id, type, value)
+    tenant_id     TEXT NOT NULL,
+    id            TEXT NOT NULL,  -- STIX id: a UUIDv5 of type and value, so (tenant, id) is the identity
+    type          TEXT NOT NULL,
+    value         TEXT NOT NULL,
+    modified      INTEGER NOT NULL,
+    tlp           INTEGER NOT NULL,  -- 0 clear, 1 green, 2 amber, 3 amber+strict, 4 red
+    dead          BOOLEAN NOT NULL, -- revoked or filtered by a warninglist: never matched or published
+    base          INTEGER NOT NULL,  -- the match index's view: base score before ageing,
+    ref           INTEGER NOT NULL,  -- the time ageing counts from,
+    valid_until   INTEGER NOT NULL,  -- and the sources' expiry (0: none)
+    source_names  TEXT NOT NULL,  -- X'1f' || sorted source names joined by X'1f' || X'1f', for "has source" filters
+    tags          TEXT NOT NULL,  -- JSON array
+    doc           TEXT NOT NULL,  -- everything else as JSON (see sqlstore/intel.go): sources, seen times, confidence...
+    PRIMARY KEY (tenant_id, id)
 ) WITHOUT ROWID;
--- TAXII paging and "changed since" (keyset on modified, id), and lookups by STIX id.
+-- TAXII paging and "changed since" (keyset on modified, id).
 CREATE INDEX intel_indicators_modified ON intel_indicators(tenant_id, modified, id);
-CREATE INDEX intel_indicators_id ON intel_indicators(id, tenant_id);
 
 CREATE TABLE intel_sightings (
     id            INTEGER PRIMARY KEY,
