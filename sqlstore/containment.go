@@ -1012,13 +1012,21 @@ func (s *Store) CreateRun(ctx context.Context, r playbook.Run) (bool, error) {
 	return n == 1, nil
 }
 
-// PutRun implements playbook.RunStore.
+// PutRun implements playbook.RunStore. A run's incident and alerts are written once, by CreateRun:
+// they are the run's input and do not change, and re-encoding them after every step would cost more
+// than the step.
 func (s *Store) PutRun(ctx context.Context, r playbook.Run) error {
 	const op = "sqlstore.PutRun"
-	o, e, inc, al := pbRunArgs(r)
+	o, e := js(r.Outcomes), js(r.Enrichment)
+	if r.Outcomes == nil {
+		o = "[]"
+	}
+	if r.Enrichment == nil {
+		e = "[]"
+	}
 	res, err := s.db.ExecContext(ctx, s.q(`UPDATE playbook_runs SET state = ?, next_step = ?, resume_at = ?, min_approvals = ?, outcomes = ?,
-		enrichment = ?, incident = ?, alerts = ?, updated_at = ? WHERE tenant_id = ? AND playbook = ? AND version = ? AND incident_id = ?`),
-		r.State, r.Cursor, ctUS(r.ResumeAt), r.MinApprovals, o, e, inc, al, us(r.UpdatedAt), r.TenantID, r.Playbook, r.Version, r.IncidentID)
+		enrichment = ?, updated_at = ? WHERE tenant_id = ? AND playbook = ? AND version = ? AND incident_id = ?`),
+		r.State, r.Cursor, ctUS(r.ResumeAt), r.MinApprovals, o, e, us(r.UpdatedAt), r.TenantID, r.Playbook, r.Version, r.IncidentID)
 	if err != nil {
 		return dbErr(op, err)
 	}

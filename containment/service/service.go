@@ -63,6 +63,9 @@ type Config struct {
 	TickEvery, ReloadEvery time.Duration
 	// AlertsPerIncident bounds the alerts handed to playbooks with an incident (default 200, newest).
 	AlertsPerIncident int
+	// Workers handle incident changes concurrently (default 8; one incident is always handled by
+	// the same worker, in order).
+	Workers int
 }
 
 // FeedCursor is the name of the incident feed's persisted cursor.
@@ -122,6 +125,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	def(&cfg.ReloadEvery, 5*time.Second)
 	if cfg.AlertsPerIncident <= 0 {
 		cfg.AlertsPerIncident = 200
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
 	}
 	s := &Service{cfg: cfg, store: cfg.Store, clock: cfg.Clock, log: cfg.Log, rails: cfg.Rails, wake: make(chan struct{}, 1),
 		seen: map[int64]time.Time{}, failures: map[int64]int{}, gate: map[string]bool{}, neverSet: map[string]bool{}, builtinMax: map[string]int{}}
@@ -292,46 +298,60 @@ func (s *Service) reloadNeverBlock(ctx context.Context) error {
 }
 
 // FeedOnce hands the bot every incident changed since the last poll (looking Lag further back for
-// changes committed late) and returns how many it handled. An incident that fails is tried again at
-// the next poll, up to five times.
+// changes committed late) and returns how many it handled. Changes are handled by Workers goroutines
+// (one incident always by the same one, in order). An incident that fails is tried again at the next
+// poll, up to five times; the cursor does not pass it meanwhile.
 func (s *Service) FeedOnce(ctx context.Context) (int, error) {
 	s.mu.Lock()
 	since := s.high.Add(-s.cfg.Lag)
 	s.mu.Unlock()
 	handled := 0
 	const page = 500
+	var failed error
 	for {
 		changes, err := s.store.IncidentChanges(ctx, since, page)
 		if err != nil {
 			return handled, err
 		}
+		var todo []containment.IncidentChange
+		s.mu.Lock()
 		for _, c := range changes {
-			s.mu.Lock()
-			done := s.seen[c.ID].Equal(c.UpdatedAt)
-			s.mu.Unlock()
-			if done {
-				continue
+			if !s.seen[c.ID].Equal(c.UpdatedAt) {
+				todo = append(todo, c)
 			}
-			if err := s.handle(ctx, c); err != nil {
-				s.mu.Lock()
+		}
+		s.mu.Unlock()
+		errs := s.handleAll(ctx, todo)
+		var firstFail *containment.IncidentChange
+		s.mu.Lock()
+		high := s.high
+		for i, c := range todo {
+			if err := errs[i]; err != nil {
 				s.failures[c.ID]++
-				n := s.failures[c.ID]
-				s.mu.Unlock()
-				if n < 5 {
-					return handled, socbot.E("containment/service.feed", fmt.Sprintf("incident %d (attempt %d)", c.ID, n), err)
+				if n := s.failures[c.ID]; n < 5 {
+					if firstFail == nil || c.UpdatedAt.Before(firstFail.UpdatedAt) {
+						firstFail = &todo[i]
+						failed = socbot.E("containment/service.feed", fmt.Sprintf("incident %d (attempt %d)", c.ID, n), err)
+					}
+					continue
 				}
 				s.log.Error("containment gave up on an incident change", "tenant", c.TenantID, "incident", c.ID, "err", err)
 			}
 			handled++
-			s.mu.Lock()
 			s.seen[c.ID] = c.UpdatedAt
 			delete(s.failures, c.ID)
-			if c.UpdatedAt.After(s.high) {
-				s.high = c.UpdatedAt
+			if c.UpdatedAt.After(high) {
+				high = c.UpdatedAt
 			}
-			s.mu.Unlock()
 		}
-		if len(changes) < page || !changes[len(changes)-1].UpdatedAt.After(since) {
+		if firstFail != nil && high.After(firstFail.UpdatedAt) {
+			high = firstFail.UpdatedAt // keep the failed change inside the next poll's window
+		}
+		if high.After(s.high) {
+			s.high = high
+		}
+		s.mu.Unlock()
+		if firstFail != nil || len(changes) < page || !changes[len(changes)-1].UpdatedAt.After(since) {
 			break
 		}
 		since = changes[len(changes)-1].UpdatedAt
@@ -353,7 +373,45 @@ func (s *Service) FeedOnce(ctx context.Context) (int, error) {
 			return handled, err
 		}
 	}
-	return handled, nil
+	return handled, failed
+}
+
+// handleAll handles the changes with up to Workers goroutines, each incident on one of them in
+// order, and returns each change's error.
+func (s *Service) handleAll(ctx context.Context, todo []containment.IncidentChange) []error {
+	errs := make([]error, len(todo))
+	workers := min(s.cfg.Workers, len(todo))
+	if workers <= 1 {
+		for i, c := range todo {
+			errs[i] = s.handleLogged(ctx, c)
+		}
+		return errs
+	}
+	lanes := make([][]int, workers)
+	for i, c := range todo {
+		w := int(uint64(c.ID) % uint64(workers))
+		lanes[w] = append(lanes[w], i)
+	}
+	var wg sync.WaitGroup
+	for _, lane := range lanes {
+		wg.Add(1)
+		go func(lane []int) {
+			defer wg.Done()
+			for _, i := range lane {
+				errs[i] = s.handleLogged(ctx, todo[i])
+			}
+		}(lane)
+	}
+	wg.Wait()
+	return errs
+}
+
+func (s *Service) handleLogged(ctx context.Context, c containment.IncidentChange) error {
+	t0 := time.Now()
+	err := s.handle(ctx, c)
+	s.log.Debug("containment incident change handled", "tenant", c.TenantID, "incident", c.ID, "status", c.Status,
+		"behind_ms", time.Since(c.UpdatedAt).Milliseconds(), "took_ms", time.Since(t0).Milliseconds(), "err", err)
+	return err
 }
 
 // SaveCursor writes the feed's cursor now (on shutdown).
