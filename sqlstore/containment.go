@@ -310,9 +310,19 @@ func (s *Store) ListActions(ctx context.Context, f containment.ActionFilter) ([]
 		return nil, socbot.FieldError(op, "tenant_id", "required")
 	}
 	if len(f.States) > 0 {
-		where = append(where, "state IN ("+placeholders(len(f.States))+")")
-		for _, st := range f.States {
-			args = append(args, string(st))
+		// Literals, not parameters: the timers' queries (awaiting approval past a deadline, applied
+		// past an expiry) then use the partial indexes of migration 0200.
+		lits := make([]string, len(f.States))
+		for i, st := range f.States {
+			if !st.Valid() {
+				return nil, socbot.FieldError(op, "states", "unknown state %q", st)
+			}
+			lits[i] = "'" + string(st) + "'"
+		}
+		if len(lits) == 1 {
+			where = append(where, "state = "+lits[0]) // the form SQLite matches against a partial index
+		} else {
+			where = append(where, "state IN ("+strings.Join(lits, ", ")+")")
 		}
 	}
 	if f.IncidentID != 0 {
@@ -324,11 +334,11 @@ func (s *Store) ListActions(ctx context.Context, f containment.ActionFilter) ([]
 		args = append(args, f.ConnectorID)
 	}
 	if !f.DeadlineBefore.IsZero() {
-		where = append(where, "approval_deadline IS NOT NULL AND approval_deadline < ?")
+		where = append(where, "approval_deadline < ?")
 		args = append(args, us(f.DeadlineBefore))
 	}
 	if !f.ExpiresBefore.IsZero() {
-		where = append(where, "expires_at IS NOT NULL AND expires_at < ?")
+		where = append(where, "expires_at < ?")
 		args = append(args, us(f.ExpiresBefore))
 	}
 	if f.AfterID > 0 {
@@ -1049,8 +1059,11 @@ func (s *Store) DueRuns(ctx context.Context, now time.Time) ([]playbook.Run, err
 	n := us(now)
 	var out []playbook.Run
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Two index range scans (waiting runs by resume_at, running ones by updated_at), not one scan of
+		// every run.
 		rows, err := tx.QueryContext(ctx, s.q(`SELECT `+pbRunCols+` FROM playbook_runs WHERE id IN (SELECT id FROM playbook_runs
-			WHERE (state = 'waiting' AND resume_at <= ?) OR (state = 'running' AND updated_at <= ?) ORDER BY resume_at, id LIMIT 100`+lock+`)`),
+			WHERE state = 'waiting' AND resume_at <= ? ORDER BY resume_at, id LIMIT 100`+lock+`)
+			OR id IN (SELECT id FROM playbook_runs WHERE state = 'running' AND updated_at <= ? ORDER BY updated_at, id LIMIT 100`+lock+`)`),
 			n, us(now.Add(-RunLease)))
 		if err != nil {
 			return dbErr(op, err)
