@@ -127,7 +127,8 @@ type Processor struct {
 	Emit   func(*Finding) error
 	Stats  Stats
 
-	buf []byte
+	buf        []byte
+	evtxReader *evtx.Reader
 }
 
 // NewProcessor returns a processor. intel may be nil (no indicator matching). emit receives every

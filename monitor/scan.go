@@ -138,11 +138,23 @@ func ScanFile(ctx context.Context, p *Processor, path string, opts ScanOptions) 
 	var err error
 	switch res.Format {
 	case FormatEVTX:
-		var rd *evtx.Reader
 		var f *os.File
-		rd, f, err = evtx.Open(path)
+		f, err = os.Open(path)
+		if err != nil {
+			res.Err = err.Error()
+			return res, nil
+		}
+		st, _ := f.Stat()
+		if p.evtxReader == nil {
+			p.evtxReader = &evtx.Reader{}
+		}
+		rd := p.evtxReader // one reader per processor: its buffers and template caches carry over
+		if st == nil {
+			err = fs.ErrInvalid
+		} else {
+			err = rd.Reset(f, st.Size())
+		}
 		if err == nil {
-			st, _ := f.Stat()
 			err = rd.Records(func(r *evtx.Record) error {
 				if e := check(); e != nil {
 					return e
@@ -150,11 +162,11 @@ func ScanFile(ctx context.Context, p *Processor, path string, opts ScanOptions) 
 				return emitStop(p.ProcessEVTX(r, path))
 			})
 			p.Stats.Malformed += int64(rd.Stats.BadRecords)
-			if opts.Progress != nil && st != nil {
-				opts.Progress(st.Size())
-			}
-			f.Close()
 		}
+		if opts.Progress != nil && st != nil {
+			opts.Progress(st.Size())
+		}
+		f.Close()
 	case FormatUnknown:
 		res.Err = "unknown format (not EVTX, JSON, eve.json, Zeek or syslog)"
 		if opts.Progress != nil {
