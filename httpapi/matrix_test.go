@@ -134,6 +134,8 @@ func bodyFor(method, path string) []byte {
 		return []byte(`{"name":"pwned","kind":"slack","target":"https://pwned.example"}`)
 	case isContainmentRoute(path):
 		return bodyForContainment(method, path)
+	case isIntelRoute(path):
+		return bodyForIntel(method, path)
 	case method == "POST" && path == "/reports":
 		return []byte(`{"period":"2026-10","audience":"management"}`)
 	case method == "POST" && path == "/report-schedules":

@@ -39,6 +39,9 @@ type Deps struct {
 	// Containment is the containment bot (containment.go): ledger, approvals, connectors, playbooks,
 	// never-block lists; nil: its routes answer 503.
 	Containment socbot.ContainmentService
+	// Intel is the intel bot (intel.go): indicators, feeds, firewall lists, exports; nil: its routes
+	// answer 503.
+	Intel socbot.IntelService
 }
 
 // Server is the HTTP API.

@@ -10,10 +10,15 @@ import (
 
 // ContainmentSubject is the bus subject prefix of containment hand-offs: the intel bot publishes
 // each ContainmentEvent (JSON) on ContainmentSubject + "." + tenant id ("_mssp" for MSSP-wide
-// indicators), and the containment bot consumes "intel.containment.>". DedupeKey is stable for one
-// indicator crossing its tenant's threshold, so redeliveries and repeated crossings on the same day
-// can be dropped by the consumer (it is also a good JetStream Nats-Msg-Id).
-const ContainmentSubject = "intel.containment"
+// indicators) into the JetStream stream ContainmentStream, with DedupeKey as the Nats-Msg-Id, and
+// the containment bot consumes "socbot.intel.containment.>" with a durable consumer. DedupeKey is
+// stable for one indicator crossing its tenant's threshold on one day, so redeliveries and repeated
+// crossings can be dropped by the consumer too.
+const ContainmentSubject = "socbot.intel.containment"
+
+// ContainmentStream is the JetStream stream that keeps hand-offs (limits retention: seven days,
+// 256 MiB, duplicates within an hour dropped by message id).
+const ContainmentStream = "SOCBOT_INTEL_CONTAINMENT"
 
 // ContainmentEvent hands one indicator to containment: its score reached the tenant's threshold. The
 // containment bot decides (with its approval gates) whether and where to block.

@@ -45,6 +45,24 @@ func DefaultEDLs() []EDLSpec {
 	}
 }
 
+// Narrow returns the spec narrowed by a request: a higher minimum score, a shorter age, a smaller
+// cap or a more restrictive TLP apply; anything that would widen the list is ignored.
+func (s EDLSpec) Narrow(minScore int, maxAge time.Duration, limit int, tlp TLP, hasTLP bool) EDLSpec {
+	if minScore > s.MinScore {
+		s.MinScore = minScore
+	}
+	if maxAge > 0 && (s.MaxAge == 0 || maxAge < s.MaxAge) {
+		s.MaxAge = maxAge
+	}
+	if limit > 0 && (s.Limit == 0 || limit < s.Limit) {
+		s.Limit = limit
+	}
+	if hasTLP && tlp < s.MaxTLP {
+		s.MaxTLP = tlp
+	}
+	return s
+}
+
 func (s EDLSpec) types() []ioc.Type {
 	switch s.Kind {
 	case EDLIP:
@@ -110,7 +128,8 @@ func (e *Engine) RenderEDL(ctx context.Context, tenantID string, spec EDLSpec, w
 		score int
 	}
 	best := map[string]int{}
-	err := e.store.ScanIndicators(ctx, Filter{TenantID: tenantID, WithMSSP: true, Types: types}, func(in *Indicator) error {
+	ceiling := spec.MaxTLP
+	err := e.store.ScanIndicators(ctx, Filter{TenantID: tenantID, WithMSSP: true, Types: types, MaxTLP: &ceiling}, func(in *Indicator) error {
 		if !in.TLP.MayShare(spec.MaxTLP) || !in.Active(e.decay, now) {
 			return nil
 		}
@@ -202,18 +221,11 @@ func (e *Engine) EDLHandler(specs []EDLSpec, cacheFor time.Duration) http.Handle
 			tenant = t
 		}
 		q := r.URL.Query()
-		if v, err := strconv.Atoi(q.Get("min_score")); err == nil && v > spec.MinScore {
-			spec.MinScore = v
-		}
-		if d, err := socbot.ParseDuration(q.Get("max_age")); err == nil && (spec.MaxAge == 0 || d < spec.MaxAge) {
-			spec.MaxAge = d
-		}
-		if v, err := strconv.Atoi(q.Get("limit")); err == nil && v > 0 && (spec.Limit == 0 || v < spec.Limit) {
-			spec.Limit = v
-		}
-		if t, ok := ParseTLP(q.Get("tlp")); ok && t < spec.MaxTLP {
-			spec.MaxTLP = t
-		}
+		minScore, _ := strconv.Atoi(q.Get("min_score"))
+		maxAge, _ := socbot.ParseDuration(q.Get("max_age"))
+		limit, _ := strconv.Atoi(q.Get("limit"))
+		tlp, hasTLP := ParseTLP(q.Get("tlp"))
+		spec = spec.Narrow(minScore, maxAge, limit, tlp, hasTLP)
 		key := tenant + "\x00" + r.URL.RawQuery + "\x00" + name
 		mu.Lock()
 		c, hit := cache[key]

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	socbot "github.com/socbot/socbot"
@@ -98,10 +99,11 @@ type Engine struct {
 
 	ingestMu sync.Mutex // one merge at a time: read-merge-write of the same keys must not interleave
 
-	sightMu  sync.Mutex
-	pending  []Sighting
-	dropped  int
-	compactM sync.Mutex
+	sightMu sync.Mutex
+	pending []Sighting
+	dropped int
+
+	catch atomic.Pointer[CatchUp]
 }
 
 var _ socbot.IndicatorMatcher = (*Engine)(nil)
@@ -164,28 +166,54 @@ func indexEntry(in *Indicator) IndexEntry {
 // indicator of every tenant (not revoked or filtered), read without decoding whole indicators. Load
 // uses it when the store has it.
 type IndexScanner interface {
-	ScanIndexEntries(ctx context.Context, fn func(*IndexEntry) error) error
+	// ScanIndexEntries calls fn for the live indicators of the listed tenants ("" the MSSP-wide set;
+	// nil: every tenant).
+	ScanIndexEntries(ctx context.Context, tenants []string, fn func(*IndexEntry) error) error
 }
 
 // Load rebuilds the match index from every stored indicator that is not revoked or filtered
 // (expired ones are included: they may be restored by a sighting, and the index ages them itself).
 func (e *Engine) Load(ctx context.Context) (int, error) {
-	e.compactM.Lock()
-	defer e.compactM.Unlock()
+	e.ingestMu.Lock()
+	defer e.ingestMu.Unlock()
+	return e.load(ctx, nil)
+}
+
+// LoadTenants builds the match index from one tenant's indicators and the MSSP-wide set only (the
+// command line's match, which looks up one tenant's values).
+func (e *Engine) LoadTenants(ctx context.Context, tenantID string) (int, error) {
+	e.ingestMu.Lock()
+	defer e.ingestMu.Unlock()
+	return e.load(ctx, []string{"", tenantID})
+}
+
+// load is Load with ingestMu held: no write or index update interleaves with the rebuild.
+func (e *Engine) load(ctx context.Context, tenants []string) (int, error) {
 	var entries []IndexEntry
 	var err error
 	if sc, ok := e.store.(IndexScanner); ok {
-		err = sc.ScanIndexEntries(ctx, func(x *IndexEntry) error {
+		err = sc.ScanIndexEntries(ctx, tenants, func(x *IndexEntry) error {
 			if !x.Dead {
 				entries = append(entries, *x)
 			}
 			return nil
 		})
 	} else {
-		err = e.store.ScanIndicators(ctx, Filter{TenantID: "*"}, func(in *Indicator) error {
-			entries = append(entries, indexEntry(in))
-			return nil
-		})
+		scopes := []Filter{{TenantID: "*"}}
+		if tenants != nil {
+			scopes = scopes[:0]
+			for _, t := range tenants {
+				scopes = append(scopes, Filter{TenantID: t})
+			}
+		}
+		for _, f := range scopes {
+			if err = e.store.ScanIndicators(ctx, f, func(in *Indicator) error {
+				entries = append(entries, indexEntry(in))
+				return nil
+			}); err != nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		return 0, socbot.E("intel.Engine.Load", err)
@@ -309,7 +337,7 @@ func (e *Engine) Ingest(ctx context.Context, tenantID string, src SourceInfo, it
 	if err := e.store.PutIndicators(ctx, changed); err != nil {
 		return st, socbot.E(op, err)
 	}
-	e.updateIndex(ctx, changed)
+	e.updateIndex(ctx, changed, true)
 	if len(crossed) > 0 {
 		e.handOff(ctx, crossed, "score reached the tenant's containment threshold")
 	}
@@ -461,29 +489,47 @@ func (e *Engine) recombine(in *Indicator) {
 	}
 }
 
-// ChangeSubject is the bus subject of ChangeEvents ("intel.indicators.changed.<tenant>", "_mssp" for
-// the MSSP-wide set).
-const ChangeSubject = "intel.indicators.changed"
+// ChangeSubject is the bus subject of ChangeEvents ("socbot.intel.changed.<tenant>", "_mssp" for
+// the MSSP-wide set): plain NATS, every node receives them; a node that misses one catches up from
+// the store (CatchUp).
+const ChangeSubject = "socbot.intel.changed"
 
 // ChangeEvent says which indicators of a tenant changed in the store.
 type ChangeEvent struct {
+	Origin   string   `json:"origin,omitempty"` // the node that wrote them (it skips its own events)
 	TenantID string   `json:"tenant_id"`
 	IDs      []string `json:"ids"` // STIX ids
+}
+
+// Subject is the bus subject of the event.
+func (ev ChangeEvent) Subject() string {
+	t := ev.TenantID
+	if t == "" {
+		t = "_mssp"
+	}
+	return ChangeSubject + "." + t
 }
 
 // Refresh re-reads the given indicators of a tenant from the store and updates the match index (a
 // node applying another node's ChangeEvent).
 func (e *Engine) Refresh(ctx context.Context, ev ChangeEvent) error {
+	e.ingestMu.Lock()
+	defer e.ingestMu.Unlock()
 	got, err := e.store.GetIndicators(ctx, ev.TenantID, ev.IDs)
 	if err != nil {
 		return socbot.E("intel.Engine.Refresh", err)
 	}
-	e.updateIndex(ctx, got)
+	e.updateIndex(ctx, got, false)
 	return nil
 }
 
-func (e *Engine) updateIndex(ctx context.Context, changed []Indicator) {
-	if e.cfg.OnChange != nil && len(changed) > 0 {
+// updateIndex applies changed indicators to the match index (ingestMu held) and, when publish is
+// set (this process wrote them), tells OnChange.
+func (e *Engine) updateIndex(ctx context.Context, changed []Indicator, publish bool) {
+	if c := e.catch.Load(); c != nil {
+		c.applied(changed)
+	}
+	if publish && e.cfg.OnChange != nil && len(changed) > 0 {
 		byTenant := map[string][]string{}
 		for i := range changed {
 			byTenant[changed[i].TenantID] = append(byTenant[changed[i].TenantID], changed[i].ID)
@@ -500,7 +546,7 @@ func (e *Engine) updateIndex(ctx context.Context, changed []Indicator) {
 		entries[i] = indexEntry(&changed[i])
 	}
 	if n := e.matcher.Apply(entries); n >= max(e.cfg.CompactAt, e.matcher.Stats().Indicators/2) {
-		if _, err := e.Load(ctx); err != nil {
+		if _, err := e.load(ctx, nil); err != nil {
 			e.log.Error("intel: rebuilding the match index failed; the delta keeps serving", "err", err)
 		}
 	}
@@ -582,7 +628,7 @@ func (e *Engine) RecordSightings(ctx context.Context, ss []Sighting) error {
 	if err := e.store.PutIndicators(ctx, changed); err != nil {
 		return socbot.E(op, err)
 	}
-	e.updateIndex(ctx, changed)
+	e.updateIndex(ctx, changed, true)
 	return nil
 }
 

@@ -185,7 +185,7 @@ func TestContainmentHook(t *testing.T) {
 		t.Fatalf("events %+v", cont.Events)
 	}
 	ev := cont.Events[0]
-	if ev.Action != socbot.ActBlockURL || ev.Subject() != "intel.containment.acme" || ev.Score < 80 || ev.ValidUntil.IsZero() {
+	if ev.Action != socbot.ActBlockURL || ev.Subject() != "socbot.intel.containment.acme" || ev.Score < 80 || ev.ValidUntil.IsZero() {
 		t.Fatalf("event %+v", ev)
 	}
 	// the same indicator again does not re-fire; other tenants have no threshold
@@ -439,7 +439,8 @@ func TestChangeEventsAcrossNodes(t *testing.T) {
 	store := NewMemStore()
 	var events []ChangeEvent
 	a := NewEngine(EngineConfig{Store: store, Clock: clk, OnChange: func(ev ChangeEvent) { events = append(events, ev) }})
-	b := NewEngine(EngineConfig{Store: store, Clock: clk})
+	var echoes []ChangeEvent
+	b := NewEngine(EngineConfig{Store: store, Clock: clk, OnChange: func(ev ChangeEvent) { echoes = append(echoes, ev) }})
 	if _, err := a.Ingest(ctx, "acme", SourceInfo{Name: "f", Reliability: 90, DefaultConfidence: 90}, []Item{{Type: ioc.IPv4, Value: "203.0.113.200"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -453,6 +454,51 @@ func TestChangeEventsAcrossNodes(t *testing.T) {
 	}
 	if m := b.Match("acme", socbot.ObsIP, "203.0.113.200"); len(m) != 1 {
 		t.Fatalf("node b after the event: %+v", m)
+	}
+	if len(echoes) != 0 {
+		t.Fatalf("node b re-published a change it only applied: %+v", echoes)
+	}
+}
+
+// TestCatchUp: a node that missed the change events (or a command-line import) catches up from the
+// store, and does not apply its own writes twice.
+func TestCatchUp(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t0}
+	store := NewMemStore()
+	a := NewEngine(EngineConfig{Store: store, Clock: clk})
+	b := NewEngine(EngineConfig{Store: store, Clock: clk})
+	tenants := func(context.Context) ([]string, error) { return []string{"acme"}, nil }
+	cb := b.NewCatchUp(tenants, clk.t, time.Second)
+	ca := a.NewCatchUp(tenants, clk.t, time.Second)
+	src := SourceInfo{Name: "f", Reliability: 90, DefaultConfidence: 90}
+	clk.t = t0.Add(time.Minute)
+	if _, err := a.Ingest(ctx, "acme", src, []Item{{Type: ioc.IPv4, Value: "203.0.113.201"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Ingest(ctx, "", src, []Item{{Type: ioc.Domain, Value: "shared-evil.net"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ca.Poll(ctx); err != nil || n != 0 {
+		t.Fatalf("node a re-applied its own writes: %d %v", n, err)
+	}
+	n, err := cb.Poll(ctx)
+	if err != nil || n != 2 {
+		t.Fatalf("node b caught up with %d (%v)", n, err)
+	}
+	if len(b.Match("acme", socbot.ObsIP, "203.0.113.201")) != 1 || len(b.Match("acme", socbot.ObsDomain, "www.shared-evil.net")) != 1 {
+		t.Fatal("node b does not match what it caught up with")
+	}
+	if n, _ := cb.Poll(ctx); n != 0 {
+		t.Fatalf("second poll applied %d again", n)
+	}
+	// a revocation travels the same way
+	clk.t = t0.Add(2 * time.Minute)
+	if _, err := a.Ingest(ctx, "acme", src, []Item{{Type: ioc.IPv4, Value: "203.0.113.201", Revoked: true}}); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := cb.Poll(ctx); n != 1 || len(b.Match("acme", socbot.ObsIP, "203.0.113.201")) != 0 {
+		t.Fatalf("revocation not caught up (%d)", n)
 	}
 }
 

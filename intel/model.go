@@ -8,7 +8,8 @@
 //   - Engine: dedupe across feeds, confidence from source reliability, warninglist filtering, sightings,
 //     and the live match index (engine.go); it implements socbot.IndicatorMatcher and socbot.Enricher.
 //   - Index: the compact in-memory match index (index.go).
-//   - Store: what the bot persists (store.go), with MemStore for tests and the CLI.
+//   - Store: what the bot persists (store.go; the SQL implementation is sqlstore/intel.go), with
+//     MemStore as the in-memory reference; CatchUp follows other writers' changes (catchup.go).
 //   - Scheduler: feed collection with conditional GET, retries and per-feed health (scheduler.go).
 //   - EDL: PAN-OS external dynamic lists (edl.go); ContainmentEvent: the hand-off (containment.go).
 package intel

@@ -102,6 +102,12 @@ type Collector interface {
 	Collect(ctx context.Context, f Feed, st *FeedStatus, emit func(Item) error) (notModified bool, err error)
 }
 
+// FeedLeaser is an optional Store method that lets several nodes share the schedule: a node runs a
+// due feed only when it claims the feed's lease (free, expired or its own).
+type FeedLeaser interface {
+	ClaimFeedRun(ctx context.Context, tenantID, name, owner string, now, until time.Time) (bool, error)
+}
+
 // ParseFunc parses a feed body of the given format ("" or "auto": detect) and emits its items.
 type ParseFunc func(ctx context.Context, format string, f Feed, body io.Reader, emit func(Item) error) error
 
@@ -112,6 +118,8 @@ type SchedulerConfig struct {
 	HTTPClient *http.Client
 	Parse      ParseFunc            // required for HTTP feeds
 	Collectors map[string]Collector // by Feed.Format, e.g. "taxii"; others go through the HTTP collector
+	// Owner names this node in feed leases (FeedLeaser); default a random id.
+	Owner string
 	// Secrets opens feeds' sealed credentials (Feed.SealedAuth); required for feeds that have them.
 	Secrets     Sealer
 	Clock       socbot.Clock
@@ -172,6 +180,9 @@ func NewScheduler(cfg SchedulerConfig) *Scheduler {
 	if cfg.MaxInvalidRatio <= 0 {
 		cfg.MaxInvalidRatio = 0.5
 	}
+	if cfg.Owner == "" {
+		cfg.Owner = socbot.NewID()
+	}
 	s := &Scheduler{cfg: cfg}
 	s.http = &httpCollector{s: s}
 	return s
@@ -211,6 +222,19 @@ func (s *Scheduler) RunDue(ctx context.Context) error {
 		}
 		if !st.LastAttempt.IsZero() && now.Sub(st.LastAttempt) < iv {
 			continue
+		}
+		if l, ok := s.cfg.Store.(FeedLeaser); ok {
+			timeout := time.Duration(f.Timeout)
+			if timeout <= 0 {
+				timeout = 10 * time.Minute
+			}
+			claimed, err := l.ClaimFeedRun(ctx, f.TenantID, f.Name, s.cfg.Owner, now, now.Add(timeout+time.Minute))
+			if err != nil {
+				return err
+			}
+			if !claimed {
+				continue // another node collects it
+			}
 		}
 		if _, err := s.RunFeed(ctx, f); err != nil {
 			s.cfg.Logger.Warn("intel: feed run failed", "tenant", f.TenantID, "feed", f.Name, "err", err)

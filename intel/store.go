@@ -13,10 +13,10 @@ import (
 	"github.com/socbot/socbot/ioc"
 )
 
-// Store is what the intel bot persists. The SQL adapters implement it over the tables of the
-// 0100_intel migrations (intel_indicators, intel_indicator_sources, intel_sightings, intel_feeds);
-// MemStore implements it in memory for tests and the CLI. Every method is tenant-scoped: tenant ""
-// is the MSSP-wide set, and no method reads another tenant's rows unless the filter says "*".
+// Store is what the intel bot persists. sqlstore implements it on SQLite and PostgreSQL over the
+// tables of migration 0101_intel_store; MemStore implements it in memory, the reference behaviour,
+// held to the same suite (storetest.RunIntel). Every method is tenant-scoped: tenant "" is the
+// MSSP-wide set, and no method reads another tenant's rows unless the filter says "*".
 type Store interface {
 	// GetIndicators returns the stored indicators of tenantID whose STIX ids are listed (an id is
 	// IndicatorID of the type and canonical value, so it names one value). Missing ids are simply
@@ -154,14 +154,35 @@ type MemStore struct {
 	sightSeen map[string]bool
 	feeds     map[string]Feed
 	status    map[string]FeedStatus
+	leases    map[string]lease
 }
 
-var _ Store = (*MemStore)(nil)
+type lease struct {
+	owner string
+	until time.Time
+}
+
+var (
+	_ Store      = (*MemStore)(nil)
+	_ FeedLeaser = (*MemStore)(nil)
+)
+
+// ClaimFeedRun implements FeedLeaser.
+func (m *MemStore) ClaimFeedRun(ctx context.Context, tenantID, name, owner string, now, until time.Time) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := feedKey(tenantID, name)
+	if l, ok := m.leases[k]; ok && l.owner != owner && !l.until.Before(now) {
+		return false, nil
+	}
+	m.leases[k] = lease{owner: owner, until: until}
+	return true, nil
+}
 
 // NewMemStore returns an empty store.
 func NewMemStore() *MemStore {
 	return &MemStore{ind: map[string]map[string]*Indicator{}, order: map[string][]string{},
-		sightings: map[string][]Sighting{}, sightSeen: map[string]bool{}, feeds: map[string]Feed{}, status: map[string]FeedStatus{}}
+		sightings: map[string][]Sighting{}, sightSeen: map[string]bool{}, feeds: map[string]Feed{}, status: map[string]FeedStatus{}, leases: map[string]lease{}}
 }
 
 func cloneIndicator(in *Indicator) Indicator {

@@ -27,6 +27,7 @@ import (
 var (
 	_ intel.Store        = (*Store)(nil)
 	_ intel.IndexScanner = (*Store)(nil)
+	_ intel.FeedLeaser   = (*Store)(nil)
 )
 
 const intelCols = `tenant_id, id, type, value, modified, tlp, dead, base, ref, valid_until, source_names, tags, doc`
@@ -615,7 +616,7 @@ func (s *Store) SearchIndicators(ctx context.Context, f intel.Filter) ([]intel.I
 
 // ScanIndexEntries implements intel.IndexScanner: the match index's view of every live indicator of
 // every tenant, from the columns kept for it (no document is decoded).
-func (s *Store) ScanIndexEntries(ctx context.Context, fn func(*intel.IndexEntry) error) error {
+func (s *Store) ScanIndexEntries(ctx context.Context, tenants []string, fn func(*intel.IndexEntry) error) error {
 	const op = "sqlstore.ScanIndexEntries"
 	p := intelParsers.Get()
 	defer intelParsers.Put(p)
@@ -627,9 +628,15 @@ func (s *Store) ScanIndexEntries(ctx context.Context, fn func(*intel.IndexEntry)
 	for first := true; ; first = false {
 		query := `SELECT tenant_id, id, type, value, tlp, base, ref, valid_until, source_names, tags FROM intel_indicators WHERE dead = FALSE`
 		var args []any
+		if tenants != nil {
+			query += ` AND tenant_id IN (` + strings.TrimSuffix(strings.Repeat("?,", len(tenants)), ",") + `)`
+			for _, t := range tenants {
+				args = append(args, t)
+			}
+		}
 		if !first {
 			query += ` AND (tenant_id, id) > (?, ?)`
-			args = []any{lt, lid}
+			args = append(args, lt, lid)
 		}
 		query += ` ORDER BY tenant_id, id LIMIT ` + strconv.Itoa(page)
 		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
@@ -913,7 +920,8 @@ func (s *Store) PutFeedStatus(ctx context.Context, st intel.FeedStatus) error {
 	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO intel_feed_status (tenant_id, name, etag, last_modified, cursor, last_attempt,
-			last_success, healthy, failures, last_error, last_status, not_modified, last_stats) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)
+			last_success, healthy, failures, last_error, last_status, not_modified, last_stats, lease_owner, lease_until)
+			VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'',0)
 			ON CONFLICT (tenant_id, name) DO UPDATE SET etag = excluded.etag, last_modified = excluded.last_modified,
 			cursor = excluded.cursor, last_attempt = excluded.last_attempt, last_success = excluded.last_success,
 			healthy = excluded.healthy, failures = excluded.failures, last_error = excluded.last_error,
@@ -922,6 +930,28 @@ func (s *Store) PutFeedStatus(ctx context.Context, st intel.FeedStatus) error {
 			usOrZero(st.LastSuccess), st.Healthy, st.Failures, cleanText(st.LastError), st.LastStatus, st.NotModified, string(stats))
 		return dbErr(op, err)
 	})
+}
+
+// ClaimFeedRun implements intel.FeedLeaser: the lease is taken when it is free, expired or already
+// the owner's.
+func (s *Store) ClaimFeedRun(ctx context.Context, tenantID, name, owner string, now, until time.Time) (bool, error) {
+	const op = "sqlstore.ClaimFeedRun"
+	var claimed bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO intel_feed_status (tenant_id, name, etag, last_modified, cursor, last_attempt,
+			last_success, healthy, failures, last_error, last_status, not_modified, last_stats, lease_owner, lease_until)
+			VALUES (?, ?, '', '', '', 0, 0, FALSE, 0, '', 0, FALSE, '{}', ?, ?)
+			ON CONFLICT (tenant_id, name) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until
+			WHERE intel_feed_status.lease_until < ? OR intel_feed_status.lease_owner = excluded.lease_owner`),
+			tenantID, name, owner, us(until), us(now))
+		if err != nil {
+			return dbErr(op, err)
+		}
+		n, err := res.RowsAffected()
+		claimed = n > 0
+		return dbErr(op, err)
+	})
+	return claimed, err
 }
 
 // FeedStatus implements intel.Store.

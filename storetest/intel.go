@@ -372,6 +372,26 @@ func testIntelFeeds(t *testing.T, in IntelInstance) {
 	if !reflect.DeepEqual(back, st) {
 		t.Fatalf("status round trip:\n got  %+v\n want %+v", back, st)
 	}
+	// the collection lease lets one node of many run a due feed
+	if l, ok := s.(intel.FeedLeaser); ok {
+		claim := func(owner string, at time.Duration) bool {
+			got, err := l.ClaimFeedRun(ctx(), "fd-a", "tf", owner, t0.Add(at), t0.Add(at+10*time.Minute))
+			must(t, err)
+			return got
+		}
+		if !claim("node-1", 0) || claim("node-2", time.Minute) || !claim("node-1", 2*time.Minute) || !claim("node-2", 13*time.Minute) {
+			t.Fatal("feed lease: wrong claims")
+		}
+		back, err := s.FeedStatus(ctx(), "fd-a", "tf")
+		must(t, err)
+		if !reflect.DeepEqual(back, st) {
+			t.Fatalf("claiming the lease changed the status:\n got  %+v\n want %+v", back, st)
+		}
+		must(t, s.PutFeedStatus(ctx(), st))
+		if claim("node-1", 14*time.Minute) {
+			t.Fatal("saving the status released node-2's lease")
+		}
+	}
 	// delete: config and status go, NotFound afterwards
 	must(t, s.DeleteFeed(actx, "fd-a", "tf"))
 	wantKind(t, s.DeleteFeed(ctx(), "fd-a", "tf"), socbot.KindNotFound)
@@ -446,7 +466,7 @@ func testIntelBulk(t *testing.T, in IntelInstance) {
 		return nil
 	}))
 	seen := 0
-	must(t, sc.ScanIndexEntries(ctx(), func(e *intel.IndexEntry) error {
+	must(t, sc.ScanIndexEntries(ctx(), nil, func(e *intel.IndexEntry) error {
 		seen++
 		w := want[e.TenantID+"/"+string(e.Type)+":"+e.Value]
 		if len(w.Sources) == 0 {
@@ -458,4 +478,13 @@ func testIntelBulk(t *testing.T, in IntelInstance) {
 		return nil
 	}))
 	eq(t, "index entries", seen, len(want))
+	seen = 0
+	must(t, sc.ScanIndexEntries(ctx(), []string{"bk-a", "nobody"}, func(e *intel.IndexEntry) error {
+		if e.TenantID != "bk-a" {
+			t.Fatalf("scan of bk-a returned %q's entry", e.TenantID)
+		}
+		seen++
+		return nil
+	}))
+	eq(t, "index entries of bk-a", seen, 1900)
 }

@@ -3,7 +3,10 @@ package taxii
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,40 +124,78 @@ func (b *IntelBackend) coll(p socbot.Principal, root, coll string) (string, erro
 	return t, nil
 }
 
-// Objects implements Backend.
+// Objects implements Backend: one page of the collection read from the store in (date added, id)
+// order through its (tenant, modified) index, never the whole set, skipping inactive indicators and
+// those above the principal's TLP ceiling.
 func (b *IntelBackend) Objects(ctx context.Context, p socbot.Principal, root, coll string, f Filter) ([]Object, bool, error) {
 	t, err := b.coll(p, root, coll)
 	if err != nil {
 		return nil, false, err
 	}
+	if len(f.Types) > 0 && !slices.Contains(f.Types, "indicator") || len(f.SpecVersions) > 0 && !slices.Contains(f.SpecVersions, "2.1") {
+		return nil, false, nil
+	}
 	ceiling := b.maxTLP(p)
+	sf := intel.Filter{TenantID: t, IDs: f.IDs, MaxTLP: &ceiling, ModifiedSince: f.AddedAfter, Ascending: true}
+	if f.Next != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(f.Next)
+		parts := strings.SplitN(string(raw), "|", 3)
+		if err != nil || len(parts) != 3 {
+			return nil, false, socbot.FieldError("taxii.Objects", "next", "invalid next token")
+		}
+		if sf.AfterModified, err = ParseTime(parts[0]); err != nil {
+			return nil, false, socbot.FieldError("taxii.Objects", "next", "invalid next token")
+		}
+		sf.AfterID = parts[1]
+	}
+	// specific version timestamps narrow the answer; first, last and all are the one version kept
+	stamps := map[string]bool{}
+	for _, v := range f.Versions {
+		if v != "first" && v != "last" && v != "all" {
+			stamps[v] = true
+		}
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 1000
+	}
 	now := b.Engine.Now()
 	decay := b.Engine.Decay()
 	var objs []Object
-	filter := intel.Filter{TenantID: t}
-	if !f.AddedAfter.IsZero() {
-		filter.ModifiedSince = f.AddedAfter
-	}
-	err = b.Engine.Store().ScanIndicators(ctx, filter, func(in *intel.Indicator) error {
-		if !in.TLP.MayShare(ceiling) || !in.Active(decay, now) {
-			return nil
-		}
-		sdo := stix.FromIndicator(in, in.Score(decay, now))
-		if sdo.Pattern == "" {
-			return nil
-		}
-		raw, err := json.Marshal(sdo)
+	for len(objs) <= limit {
+		sf.Limit = max(2*limit, 100)
+		page, err := b.Engine.Store().SearchIndicators(ctx, sf)
 		if err != nil {
-			return err
+			return nil, false, err
 		}
-		objs = append(objs, Object{ID: sdo.ID, Type: "indicator", Version: sdo.Modified, SpecVersion: "2.1", DateAdded: in.Modified, Raw: raw})
-		return nil
-	})
-	if err != nil {
-		return nil, false, err
+		for i := range page {
+			in := &page[i]
+			sf.AfterModified, sf.AfterID = in.Modified, in.ID
+			if !in.TLP.MayShare(ceiling) || !in.Active(decay, now) {
+				continue
+			}
+			sdo := stix.FromIndicator(in, in.Score(decay, now))
+			if sdo.Pattern == "" || len(stamps) > 0 && !matchesTimestamp(stamps, sdo.Modified) {
+				continue
+			}
+			raw, err := json.Marshal(sdo)
+			if err != nil {
+				return nil, false, err
+			}
+			objs = append(objs, Object{ID: sdo.ID, Type: "indicator", Version: sdo.Modified, SpecVersion: "2.1", DateAdded: in.Modified, Raw: raw})
+			if len(objs) > limit {
+				break
+			}
+		}
+		if len(page) < sf.Limit {
+			break
+		}
 	}
-	SortObjects(objs)
-	return Select(objs, f)
+	more := len(objs) > limit
+	if more {
+		objs = objs[:limit]
+	}
+	return objs, more, nil
 }
 
 // AddObjects implements Backend: indicator objects are ingested (source "taxii:<principal>").

@@ -46,6 +46,10 @@ type Config struct {
 	// Containment bot (issue 4): safety rails, approval policies, executor and feed tuning; the type
 	// is in node_containment.go.
 	Containment ContainmentConfig `koanf:"containment"`
+
+	// Intel bot (issue 3): warninglists, decay models, containment thresholds, client TLP ceilings,
+	// firewall lists, feed collection and index refresh; the type is in node_intel.go.
+	Intel IntelConfig `koanf:"intel"`
 }
 
 // storeFlags are the flags of every command that opens the database directly.

@@ -20,9 +20,10 @@ import (
 	"github.com/socbot/socbot/feeds"
 	"github.com/socbot/socbot/feeds/misp"
 	"github.com/socbot/socbot/intel"
+	"github.com/socbot/socbot/intel/service"
 	"github.com/socbot/socbot/ioc"
+	"github.com/socbot/socbot/sqlstore"
 	"github.com/socbot/socbot/stix"
-	"github.com/socbot/socbot/warninglist"
 )
 
 func init() {
@@ -36,9 +37,28 @@ type intelCmd struct {
 	Export  intelExportCmd  `cmd:"" help:"Export active indicators as a STIX 2.1 bundle, a MISP event or a firewall list."`
 }
 
-// intelStoreFlags are shared by the commands that use the indicator store.
-type intelStoreFlags struct {
-	Data string `help:"Directory of the indicator store. Until the SQL store implements intel.Store, the CLI keeps indicators in JSON files here." default:"socbot-data/intel" type:"path" placeholder:"DIR"`
+// intelStore opens the database the indicators live in (the data directory's SQLite, or --db), as
+// socbot serve does, and resolves a tenant id or name ("" is the MSSP-wide set).
+func intelStore(ctx context.Context, g *Globals, sf storeFlags, tenantRef string) (*sqlstore.Store, Config, string, error) {
+	cfg, err := loadConfig(g, sf, nil)
+	if err != nil {
+		return nil, cfg, "", err
+	}
+	s, err := openStore(ctx, cfg, g.Logger(), socbot.SystemClock{})
+	if err != nil {
+		return nil, cfg, "", err
+	}
+	if tenantRef == "" {
+		return s, cfg, "", nil
+	}
+	t, err := s.Tenant(ctx, tenantRef)
+	if err != nil {
+		if t, err = s.TenantByName(ctx, tenantRef); err != nil {
+			s.Close()
+			return nil, cfg, "", socbot.FieldError("intel", "tenant", "no tenant %q", tenantRef)
+		}
+	}
+	return s, cfg, t.ID, nil
 }
 
 // --- extract
@@ -123,8 +143,8 @@ func splitFlags(list []string) []string {
 // --- import
 
 type intelImportCmd struct {
-	intelStoreFlags
-	Tenant       string   `help:"Tenant whose indicator set receives the feed (default: the MSSP-wide set)." placeholder:"ID"`
+	storeFlags
+	Tenant       string   `help:"Tenant (id or name) whose indicator set receives the feed (default: the MSSP-wide set)." placeholder:"TENANT"`
 	Source       string   `help:"Source (feed) name the indicators are attributed to (default: the file or URL name)." placeholder:"NAME"`
 	Format       string   `help:"Input format; auto detects it: stix, misp, urlhaus, feodo, feodo-json, threatfox, threatfox-json, plain, csv, rss, text." default:"auto"`
 	Option       []string `help:"Parser option key=value (repeatable), e.g. value=indicator type_column=kind delimiter=; for csv." placeholder:"K=V"`
@@ -132,7 +152,7 @@ type intelImportCmd struct {
 	Confidence   int      `help:"Confidence of items that carry none, 0-100." default:"60"`
 	TLP          string   `help:"TLP of items that carry no marking: clear, green, amber, amber+strict, red." default:"amber"`
 	Tag          []string `help:"Tag to add to every imported indicator (repeatable)." placeholder:"TAG"`
-	Warninglists string   `help:"Directory of MISP warninglists (list.json files) to filter false positives." type:"path" placeholder:"DIR"`
+	Warninglists string   `help:"Directory of MISP warninglists (list.json files) to filter false positives (default: intel.warninglists of the configuration)." type:"path" placeholder:"DIR"`
 	NoProgress   bool     `help:"Do not show the progress bar."`
 	Inputs       []string `arg:"" name:"FILE|URL" help:"Feed files or http(s) URLs to import."`
 }
@@ -141,9 +161,9 @@ func (c *intelImportCmd) Help() string {
 	return `Imports feeds by hand: STIX 2.1 bundles, MISP events, abuse.ch URLhaus/Feodo/ThreatFox exports,
 plain lists, CSV (with --option column mappings), RSS/Atom (IOCs extracted from each post) and free text.
 Values are normalised, checked against the warninglists, deduplicated with what is stored (one
-indicator, many sources) and scored. Inputs are streamed; a summary per input goes to standard output.
-
-Until the SQL store implements intel.Store, indicators are kept as JSON files under --data.
+indicator, many sources) and scored, and written to socbot's database (the data directory's SQLite,
+or --db), where a running socbot serve picks them up within its refresh interval. The import is
+audited under your user name. Inputs are streamed; a summary per input goes to standard output.
 
 Example:
   socbot intel import --tenant acme --source urlhaus --warninglists misp-warninglists/lists urlhaus.csv
@@ -180,20 +200,24 @@ func (c *intelImportCmd) Run(g *Globals) error {
 		}
 		opts[k] = v
 	}
-	var wl *warninglist.Set
-	if c.Warninglists != "" {
-		wl = warninglist.New()
-		lists, err := wl.LoadDir(c.Warninglists)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(os.Stderr, "loaded %d warninglists\n", len(lists))
-	}
-	store, err := intel.OpenFileStore(c.Data)
+	store, cfg, tenant, err := intelStore(ctx, g, c.storeFlags, c.Tenant)
 	if err != nil {
 		return err
 	}
-	eng := intel.NewEngine(intel.EngineConfig{Store: store, Warninglists: wl, Logger: g.Logger(), NoIndex: true})
+	defer store.Close()
+	dir := c.Warninglists
+	if dir == "" {
+		dir = cfg.Intel.Warninglists
+	}
+	wl, err := loadWarninglists(dir)
+	if err != nil {
+		return err
+	}
+	decay, err := loadDecay(cfg.Intel.DecayModels)
+	if err != nil {
+		return err
+	}
+	eng := intel.NewEngine(intel.EngineConfig{Store: store, Warninglists: wl, Decay: decay, Logger: g.Logger(), NoIndex: true})
 	out := json.NewEncoder(os.Stdout)
 	for _, in := range c.Inputs {
 		start := time.Now()
@@ -211,24 +235,10 @@ func (c *intelImportCmd) Run(g *Globals) error {
 			name = filepath.Base(strings.TrimSuffix(in, "/"))
 		}
 		src := intel.SourceInfo{Name: name, Reliability: c.Reliability, DefaultConfidence: c.Confidence, TLP: tlp, Tags: c.Tag}
-		var total intel.IngestStats
-		batch := make([]intel.Item, 0, 5000)
-		flush := func() error {
-			st, err := eng.Ingest(ctx, c.Tenant, src, batch)
-			total.Add(st)
-			batch = batch[:0]
-			return err
-		}
-		err = feeds.Parse(ctx, c.Format, intel.Feed{Name: name, Options: opts}, &countingReader{r: body, bar: bar}, func(it intel.Item) error {
-			batch = append(batch, it)
-			if len(batch) == cap(batch) {
-				return flush()
-			}
-			return nil
-		})
-		if err == nil {
-			err = flush()
-		}
+		actx := intel.WithAudit(ctx, cliPrincipal(), "socbot intel import "+in)
+		total, err := eng.IngestStream(actx, tenant, src, func(emit func(intel.Item) error) error {
+			return feeds.Parse(ctx, c.Format, intel.Feed{Name: name, Options: opts}, &countingReader{r: body, bar: bar}, emit)
+		}, nil)
 		body.Close()
 		if bar != nil {
 			bar.Finish()
@@ -237,11 +247,8 @@ func (c *intelImportCmd) Run(g *Globals) error {
 			return socbot.E(op, err, in)
 		}
 		secs := time.Since(start).Seconds()
-		out.Encode(map[string]any{"input": in, "source": name, "tenant": c.Tenant, "stats": total, "seconds": secs,
+		out.Encode(map[string]any{"input": in, "source": name, "tenant": tenant, "stats": total, "seconds": secs,
 			"items_per_sec": float64(total.Items) / max(secs, 1e-9)})
-	}
-	if err := store.Save(); err != nil {
-		return err
 	}
 	return nil
 }
@@ -279,8 +286,8 @@ func openInput(ctx context.Context, in string) (io.ReadCloser, int64, error) {
 // --- match
 
 type intelMatchCmd struct {
-	intelStoreFlags
-	Tenant string   `help:"Tenant whose indicators (and the MSSP-wide ones) are matched." placeholder:"ID"`
+	storeFlags
+	Tenant string   `help:"Tenant (id or name) whose indicators (and the MSSP-wide ones) are matched." placeholder:"TENANT"`
 	Type   string   `help:"Observable type of every value (default: recognised per value): ip, domain, url, md5, sha1, sha256, email." placeholder:"TYPE"`
 	Values []string `arg:"" name:"VALUE" help:"Values to look up (IP, domain, URL, hash, e-mail; defanged is fine)."`
 }
@@ -290,38 +297,25 @@ func (c *intelMatchCmd) Help() string {
 domains match their parent domains' indicators, URLs match exactly and through their host. Only active
 indicators match (not expired, revoked or filtered by a warninglist). Each hit is one JSON line with
 the indicator, its current score, its sources and why it matched; values without hits print nothing.
+The match index is loaded from socbot's database (the tenant's and the MSSP-wide indicators).
 
 Example:
   socbot intel match --tenant acme 203.0.113.7 www.evil-domain.net hxxp://evil-domain[.]net/x`
 }
 
-func observableType(t ioc.Type) socbot.ObservableType {
-	switch t {
-	case ioc.IPv4, ioc.IPv6:
-		return socbot.ObsIP
-	case ioc.Domain:
-		return socbot.ObsDomain
-	case ioc.URL:
-		return socbot.ObsURL
-	case ioc.Email:
-		return socbot.ObsEmail
-	case ioc.MD5:
-		return socbot.ObsMD5
-	case ioc.SHA1:
-		return socbot.ObsSHA1
-	case ioc.SHA256:
-		return socbot.ObsSHA256
-	}
-	return socbot.ObservableType(t)
-}
-
 func (c *intelMatchCmd) Run(g *Globals) error {
-	store, err := intel.OpenFileStore(c.Data)
+	ctx := context.Background()
+	store, cfg, tenant, err := intelStore(ctx, g, c.storeFlags, c.Tenant)
 	if err != nil {
 		return err
 	}
-	eng := intel.NewEngine(intel.EngineConfig{Store: store, Logger: g.Logger()})
-	if _, err := eng.Load(context.Background()); err != nil {
+	defer store.Close()
+	decay, err := loadDecay(cfg.Intel.DecayModels)
+	if err != nil {
+		return err
+	}
+	eng := intel.NewEngine(intel.EngineConfig{Store: store, Decay: decay, Logger: g.Logger()})
+	if _, err := eng.LoadTenants(ctx, tenant); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(os.Stdout)
@@ -335,9 +329,9 @@ func (c *intelMatchCmd) Run(g *Globals) error {
 				fmt.Fprintf(os.Stderr, "socbot: %q is not a recognisable indicator value; skipped\n", v)
 				continue
 			}
-			typ, val = observableType(t), n
+			typ, val = service.ObservableType(t), n
 		}
-		for _, m := range eng.Match(c.Tenant, typ, val) {
+		for _, m := range eng.Match(tenant, typ, val) {
 			if err := enc.Encode(m); err != nil {
 				return err
 			}
@@ -349,8 +343,8 @@ func (c *intelMatchCmd) Run(g *Globals) error {
 // --- export
 
 type intelExportCmd struct {
-	intelStoreFlags
-	Tenant      string `help:"Tenant whose indicators are exported (the MSSP-wide ones are included unless --own-only)." placeholder:"ID"`
+	storeFlags
+	Tenant      string `help:"Tenant (id or name) whose indicators are exported (the MSSP-wide ones are included unless --own-only)." placeholder:"TENANT"`
 	OwnOnly     bool   `help:"Only the tenant's own indicators, not the MSSP-wide ones."`
 	Format      string `help:"Output: stix (STIX 2.1 bundle), misp (MISP event) or edl (PAN-OS external dynamic list)." enum:"stix,misp,edl" default:"stix"`
 	TLP         string `help:"The most restrictive marking exported (TLP enforcement): clear, green, amber, amber+strict, red." default:"green"`
@@ -368,7 +362,12 @@ func (c *intelExportCmd) Run(g *Globals) error {
 	if !ok {
 		return socbot.FieldError(op, "tlp", "unknown TLP %q", c.TLP)
 	}
-	store, err := intel.OpenFileStore(c.Data)
+	store, cfg, tenant, err := intelStore(ctx, g, c.storeFlags, c.Tenant)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	decay, err := loadDecay(cfg.Intel.DecayModels)
 	if err != nil {
 		return err
 	}
@@ -381,16 +380,16 @@ func (c *intelExportCmd) Run(g *Globals) error {
 		defer f.Close()
 		w = f
 	}
-	eng := intel.NewEngine(intel.EngineConfig{Store: store})
-	f := intel.Filter{TenantID: c.Tenant, WithMSSP: !c.OwnOnly}
+	eng := intel.NewEngine(intel.EngineConfig{Store: store, Decay: decay, NoIndex: true})
+	f := intel.Filter{TenantID: tenant, WithMSSP: !c.OwnOnly, MaxTLP: &tlp}
 	var n int
 	switch c.Format {
 	case "stix":
-		n, err = stix.ExportBundle(ctx, store, f, stix.ExportOptions{MaxTLP: tlp, Observables: c.Observables, Now: eng.Now()}, w)
+		n, err = stix.ExportBundle(ctx, store, f, stix.ExportOptions{MaxTLP: tlp, Observables: c.Observables, Decay: decay, Now: eng.Now()}, w)
 	case "misp":
-		n, err = misp.ExportEvent(ctx, store, f, tlp, nil, eng.Now(), "socbot indicators "+c.Tenant, socbot.NewID(), w)
+		n, err = misp.ExportEvent(ctx, store, f, tlp, decay, eng.Now(), "socbot indicators "+c.Tenant, socbot.NewID(), w)
 	case "edl":
-		n, err = eng.RenderEDL(ctx, c.Tenant, intel.EDLSpec{Kind: c.Kind, MinScore: c.MinScore, MaxTLP: tlp, Limit: c.Limit, Subdomains: c.Kind == "domain"}, w)
+		n, err = eng.RenderEDL(ctx, tenant, intel.EDLSpec{Kind: c.Kind, MinScore: c.MinScore, MaxTLP: tlp, Limit: c.Limit, Subdomains: c.Kind == "domain"}, w)
 	}
 	if err != nil {
 		return err

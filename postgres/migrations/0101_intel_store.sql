@@ -73,6 +73,8 @@ CREATE TABLE intel_feed_status (
     last_status    BIGINT NOT NULL,
     not_modified   BOOLEAN NOT NULL,
     last_stats     TEXT NOT NULL,       -- intel.IngestStats as JSON
+    lease_owner    TEXT NOT NULL,       -- the node collecting the feed now, so that one node runs it
+    lease_until    BIGINT NOT NULL,
     PRIMARY KEY (tenant_id, name)
 );
 

@@ -72,6 +72,8 @@ CREATE TABLE intel_feed_status (
     last_status    INTEGER NOT NULL,
     not_modified   BOOLEAN NOT NULL,
     last_stats     TEXT NOT NULL,       -- intel.IngestStats as JSON
+    lease_owner    TEXT NOT NULL,       -- the node collecting the feed now, so that one node runs it
+    lease_until    INTEGER NOT NULL,
     PRIMARY KEY (tenant_id, name)
 );
 
