@@ -30,6 +30,9 @@ type automaton struct {
 	// Targets in dense and edgeT are encoded as state<<1 | 1 when the state has outputs.
 	outs   []acOut
 	minLen int // shortest pattern; values shorter than it cannot hit anything
+	// allDense: every state has a full row, so a scan costs a few instructions per byte and is
+	// cheaper than a value-cache lookup.
+	allDense bool
 }
 
 // denseBudget bounds the bytes of full transition rows per automaton.
@@ -197,6 +200,7 @@ func buildAutomaton(pats []acPattern) *automaton {
 		a.nDense = min(fit, int32(ns))
 	}
 	a.dense = make([]int32, int(a.nDense)*n)
+	a.allDense = int(a.nDense) == ns
 	for ni, s := range order {
 		st := &a.states[ni]
 		st.fail = perm[fail[s]]

@@ -2,7 +2,6 @@ package sigma
 
 import (
 	"net/netip"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,8 +62,6 @@ const (
 	cacheMaxEntries = 32768 // per matcher
 )
 
-var noValueCache = os.Getenv("SOCBOT_NO_VALUE_CACHE") != "" // A/B measurements only
-
 // ResetCache empties the value cache (benchmarks call it between passes over the same events).
 func (m *Matcher) ResetCache() {
 	clear(m.cache)
@@ -73,7 +70,7 @@ func (m *Matcher) ResetCache() {
 
 // scan runs automaton a over v, through the value cache for short values.
 func (m *Matcher) scan(a *automaton, v string) {
-	if len(v) > cacheMaxValue || len(v) < a.minLen || noValueCache {
+	if len(v) > cacheMaxValue || len(v) < a.minLen || a.allDense {
 		a.scan(v, m.fired, m.gen, m.onFire)
 		return
 	}
