@@ -489,8 +489,13 @@ func (e *Executor) retryMut(op string, err error, took time.Duration, canCheck b
 		}
 		if n >= limit {
 			why := fmt.Sprintf("gave up after %d attempts: %v", n, err)
-			if a.InDoubt {
+			switch {
+			case a.InDoubt:
 				why += " (outcome unknown: the vendor may have acted before the last call was cut off)"
+			case mayHaveActed(a):
+				// A 5xx or a lost answer after a call that changed something (a Graph user disabled
+				// before revoking its sessions failed, say): part of it may be in effect.
+				why += " (outcome unknown: an attempt failed after reaching the vendor, part of it may be in effect; check before asking again)"
 			}
 			e.finishFailed(a, now, why)
 			return
@@ -500,6 +505,17 @@ func (e *Executor) retryMut(op string, err error, took time.Duration, canCheck b
 		}
 		a.NextAttemptAt = now.Add(e.delay(a.attemptsOf(op)+a.attemptsOf("check"), ra))
 	}
+}
+
+// mayHaveActed reports whether a failed attempt of the action may have left a change at the vendor:
+// anything but a throttling answer (429) or a lock the vendor reported before acting (409).
+func mayHaveActed(a *Action) bool {
+	for _, at := range a.Attempts {
+		if at.Outcome == socbot.OutcomeFailed && at.Status != 429 && at.Status != 409 {
+			return true
+		}
+	}
+	return false
 }
 
 func (e *Executor) finalMut(op string, err error, took time.Duration) func(*Action, time.Time) {
