@@ -2,15 +2,21 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	socbot "github.com/socbot/socbot"
 	"github.com/socbot/socbot/connectors/edl"
 	"github.com/socbot/socbot/containment"
 	"github.com/socbot/socbot/containment/service"
+	"github.com/socbot/socbot/intel"
 	"github.com/socbot/socbot/secrets"
 )
 
@@ -153,6 +159,7 @@ func startContainment(ctx context.Context, n *node) error {
 	n.api.Containment = svc
 	n.api.Mount("/edl", edlLists(n, svc, keys))
 	n.observer = observers{n.observer, triageWake{svc}}
+	n.run("containment-intel", func() error { return consumeIntelHandOffs(n.bctx, n, svc) })
 	n.run("containment", func() error {
 		err := svc.Run(n.bctx)
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -207,4 +214,78 @@ func edlLists(n *node, svc *service.Service, keys *secrets.Keyring) http.Handler
 		}
 		edl.Handler(in.Options["dir"], creds["username"], creds["password"], lists.Files()...).ServeHTTP(w, r)
 	})
+}
+
+// consumeIntelHandOffs turns the intel bot's hand-offs (an indicator of a tenant crossed the tenant's
+// containment threshold) into containment requests, through the same rails and approval policy as
+// any other request: a durable JetStream consumer shared by every node that runs the containment
+// bot. The stream is the intel bot's; until it exists (no node runs intel yet) this waits.
+func consumeIntelHandOffs(ctx context.Context, n *node, svc *service.Service) error {
+	js := n.bus.JetStream()
+	var cons jetstream.Consumer
+	wait := time.Second
+	for cons == nil {
+		c, err := js.CreateOrUpdateConsumer(ctx, intel.ContainmentStream, jetstream.ConsumerConfig{Durable: "containment",
+			FilterSubject: intel.ContainmentSubject + ".>", AckPolicy: jetstream.AckExplicitPolicy, AckWait: time.Minute, MaxDeliver: -1})
+		if err == nil {
+			cons = c
+			break
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			n.log.Warn("containment: intel hand-off consumer not ready", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 30*time.Second)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		var ev intel.ContainmentEvent
+		if err := json.Unmarshal(m.Data(), &ev); err != nil {
+			n.log.Error("containment: malformed intel hand-off dropped", "subject", m.Subject(), "err", err)
+			_ = m.Term()
+			return
+		}
+		if err := intelRequest(ctx, svc, ev, n.clock.Now()); err != nil {
+			n.log.Warn("containment: intel hand-off will be retried", "tenant", ev.TenantID, "value", ev.Value, "err", err)
+			_ = m.NakWithDelay(5 * time.Second)
+			return
+		}
+		_ = m.Ack()
+	})
+	if err != nil {
+		return socbot.E("containment.intel", socbot.KindUnavailable, err)
+	}
+	<-ctx.Done()
+	cc.Stop()
+	return nil
+}
+
+// intelRequest asks for the block an intel hand-off calls for: on every connector of the tenant that
+// can, for as long as the indicator stays above the threshold (24 h when intel gives no end, at most
+// 30 days). MSSP-wide indicators are not fanned out to tenants: a tenant's own threshold hands them
+// over for that tenant.
+func intelRequest(ctx context.Context, svc *service.Service, ev intel.ContainmentEvent, now time.Time) error {
+	if ev.TenantID == "" || !ev.Action.Valid() || !ev.Action.IsForward() || strings.TrimSpace(ev.Value) == "" {
+		return nil
+	}
+	ttl := 24 * time.Hour
+	if !ev.ValidUntil.IsZero() {
+		ttl = min(max(ev.ValidUntil.Sub(now), time.Hour), 30*24*time.Hour)
+	}
+	reason := fmt.Sprintf("intel: score %d reached the tenant's threshold %d", ev.Score, ev.Threshold)
+	if ev.Reason != "" {
+		reason += " (" + ev.Reason + ")"
+	}
+	if len(ev.Sources) > 0 {
+		reason += "; sources " + strings.Join(ev.Sources, ", ")
+	}
+	_, err := svc.Bot().Request(ctx, containment.Request{TenantID: ev.TenantID, Kind: ev.Action, Value: ev.Value, TTL: ttl,
+		RequestedBy: "bot:intel", Reason: reason, Confidence: ev.Confidence})
+	if socbot.IsKind(err, socbot.KindNotFound) || socbot.IsKind(err, socbot.KindInvalid) {
+		return nil // no connector of the tenant can do it, or nothing to act on: nothing to retry
+	}
+	return err
 }

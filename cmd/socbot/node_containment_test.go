@@ -12,8 +12,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	socbot "github.com/socbot/socbot"
 	_ "github.com/socbot/socbot/containment/fakeconn" // connector type "memory"
+	"github.com/socbot/socbot/intel"
 )
 
 // apiClient talks to a node's API with one token.
@@ -231,5 +234,66 @@ func TestServeEDLLists(t *testing.T) {
 	url = n.URL() + "/edl/" + other.ID + "/lists/soc-block-ip.txt"
 	if code, list := get("pa", "edl-pass"); code != 401 || strings.Contains(list, "203.0.113.44") {
 		t.Fatalf("another tenant's path: %d %q", code, list)
+	}
+}
+
+// TestServeIntelHandOff: an indicator the intel bot hands to containment (on JetStream) becomes a
+// block on the tenant's connector, requested by bot:intel through the rails and the approval policy;
+// a hand-off for a tenant without a connector for it is acknowledged and dropped.
+func TestServeIntelHandOff(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := Config{Data: t.TempDir(), Listen: "127.0.0.1:0", Bots: []string{"containment"}, Partitions: 1}
+	n, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	js := n.bus.JetStream()
+	// The intel bot's stream (it creates it when it runs; this node does not run intel).
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: intel.ContainmentStream, Subjects: []string{intel.ContainmentSubject + ".>"},
+		Storage: jetstream.FileStorage, Duplicates: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	ten := socbot.Tenant{Name: "acme"}
+	if err := n.store.CreateTenant(ctx, &ten, cliPrincipal()); err != nil {
+		t.Fatal(err)
+	}
+	admin := apiClient{t, n.URL(), newTestToken(t, n, "", socbot.RoleAdmin, "admin")}
+	analyst := apiClient{t, n.URL(), newTestToken(t, n, ten.ID, socbot.RoleAnalyst, "ana")}
+	if code := admin.do("POST", "/api/v1/connectors?tenant=acme", map[string]any{"id": "edge", "type": "memory"}, nil); code != 201 {
+		t.Fatalf("connector: %d", code)
+	}
+	publish := func(ev intel.ContainmentEvent) {
+		b, _ := json.Marshal(ev)
+		if _, err := js.Publish(ctx, ev.Subject(), b, jetstream.WithMsgID(ev.DedupeKey)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Now().UTC()
+	publish(intel.ContainmentEvent{TenantID: ten.ID, Type: "domain", Value: "nowhere.example", Action: socbot.ActBlockSender, Score: 95, Threshold: 80,
+		Confidence: 95, At: now, DedupeKey: "k0"}) // the memory connector blocks any kind; a sender is fine
+	publish(intel.ContainmentEvent{TenantID: "no-such-tenant", Type: "ipv4", Value: "203.0.113.8", Action: socbot.ActBlockIP, Score: 95, Threshold: 80,
+		Confidence: 95, At: now, DedupeKey: "k1"})
+	publish(intel.ContainmentEvent{TenantID: ten.ID, Type: "ipv4", Value: "203.0.113.7", Action: socbot.ActBlockIP, Score: 92, Threshold: 80,
+		Confidence: 95, Sources: []string{"abuse.ch"}, ValidUntil: now.Add(6 * time.Hour), At: now, DedupeKey: "k2"})
+	var got socbot.ContainmentAction
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		var list struct{ Actions []socbot.ContainmentAction }
+		analyst.do("GET", "/api/v1/actions", nil, &list)
+		for _, a := range list.Actions {
+			if a.Value == "203.0.113.7" && a.State == "applied" {
+				got = a
+			}
+		}
+		if got.ID != 0 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if got.ID == 0 || got.RequestedBy != "bot:intel" || !strings.Contains(got.Reason, "abuse.ch") || got.ExpiresAt == nil ||
+		got.ExpiresAt.Sub(now) < 5*time.Hour || got.ExpiresAt.Sub(now) > 7*time.Hour {
+		t.Fatalf("intel hand-off: %+v", got)
 	}
 }
