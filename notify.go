@@ -30,8 +30,21 @@ const (
 	EventIncidentNote      = "incident.note"
 )
 
+// Containment and playbook events a channel may subscribe to (the containment bot raises them).
+const (
+	EventContainmentApprovalRequested = "containment.approval_requested"
+	EventContainmentApprovalEscalated = "containment.approval_escalated"
+	EventContainmentApplied           = "containment.applied"
+	EventContainmentFailed            = "containment.failed"
+	EventContainmentRemoved           = "containment.removed"
+	EventContainmentDenied            = "containment.denied"
+	EventPlaybookNotify               = "playbook.notify"
+)
+
 // NotifyEvents lists every event name a channel may subscribe to.
-var NotifyEvents = []string{EventIncidentCreated, EventIncidentUpdated, EventIncidentEscalated, EventIncidentClosed, EventIncidentNote}
+var NotifyEvents = []string{EventIncidentCreated, EventIncidentUpdated, EventIncidentEscalated, EventIncidentClosed, EventIncidentNote,
+	EventContainmentApprovalRequested, EventContainmentApprovalEscalated, EventContainmentApplied, EventContainmentFailed,
+	EventContainmentRemoved, EventContainmentDenied, EventPlaybookNotify}
 
 // Channel is one way to tell a tenant (or the SOC) about events: an email list, a Slack or Teams
 // incoming webhook, or a generic signed webhook.

@@ -44,14 +44,15 @@ type Config struct {
 
 // Bus is a connection to JetStream, with the embedded server if it started one.
 type Bus struct {
-	cfg     Config
-	ns      *server.Server
-	nc      *nats.Conn
-	js      jetstream.JetStream
-	log     *slog.Logger
-	maxMsg  int
-	mu      sync.Mutex
-	stopped bool
+	cfg      Config
+	ns       *server.Server
+	nc       *nats.Conn
+	js       jetstream.JetStream
+	log      *slog.Logger
+	maxMsg   int
+	streamID string // the alert stream's name and creation time, which together identify its sequence numbers
+	mu       sync.Mutex
+	stopped  bool
 }
 
 var _ socbot.AlertSink = (*Bus)(nil)
@@ -114,7 +115,7 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, socbot.E(op, socbot.KindUnavailable, err)
 	}
-	_, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	stream, err := b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        AlertStream,
 		Description: "alerts accepted by ingest, waiting for triage",
 		Subjects:    []string{alertSubject + ">"},
@@ -129,6 +130,10 @@ func Open(ctx context.Context, cfg Config) (*Bus, error) {
 		b.Close()
 		return nil, socbot.E(op, socbot.KindUnavailable, "create stream "+AlertStream, err)
 	}
+	// A stream's sequence numbers start again at 1 when the stream is recreated (a wiped JetStream
+	// directory, a new cluster): naming it with its creation time keeps the database's record of
+	// processed messages from mistaking new messages for old ones.
+	b.streamID = fmt.Sprintf("%s@%d", AlertStream, stream.CachedInfo().Created.UnixNano())
 	return b, nil
 }
 

@@ -8,6 +8,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sync"
 	"testing"
@@ -287,5 +289,27 @@ func TestPartitionsPinnedAcrossNodes(t *testing.T) {
 	}
 	if len(owner) != len(tenants) {
 		t.Fatalf("only %d of %d tenants' alerts consumed", len(owner), len(tenants))
+	}
+}
+
+// A stream recreated from scratch starts its sequences again; its identity must differ, so that a
+// database that remembers processed messages does not skip the new ones.
+func TestRecreatedStreamHasNewIdentity(t *testing.T) {
+	dir := t.TempDir()
+	b := openBus(t, dir)
+	first := b.streamID
+	b.Close()
+	b = openBus(t, dir)
+	if b.streamID != first {
+		t.Fatalf("same stream, new identity: %s vs %s", first, b.streamID)
+	}
+	b.Close()
+	if err := os.RemoveAll(filepath.Join(dir, "jetstream")); err != nil {
+		t.Fatal(err)
+	}
+	b = openBus(t, dir)
+	defer b.Close()
+	if b.streamID == first {
+		t.Fatalf("recreated stream kept the identity %s", first)
 	}
 }

@@ -141,7 +141,7 @@ func (b *Bus) consumePartition(ctx context.Context, p int, opt ConsumeOptions, h
 				_ = m.Term()
 				continue
 			}
-			batches = append(batches, socbot.AlertBatch{Stream: AlertStream, Seq: meta.Sequence.Stream, TenantID: tenant, Alerts: alertsIn})
+			batches = append(batches, socbot.AlertBatch{Stream: b.streamID, Seq: meta.Sequence.Stream, TenantID: tenant, Alerts: alertsIn})
 			acked = append(acked, m)
 		}
 		if len(batches) == 0 {

@@ -557,3 +557,19 @@ func (s *Store) DeadLetter(ctx context.Context, subject string, data []byte, rea
 		return dbErr("sqlstore.DeadLetter", err)
 	})
 }
+
+// PruneProcessed forgets processed bus messages older than before. The bus redelivers only messages
+// it still holds (the alert stream is a work queue and keeps nothing acknowledged), so records older
+// than any possible redelivery are dead weight.
+func (s *Store) PruneProcessed(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.q(`DELETE FROM processed_messages WHERE processed_at < ?`), us(before))
+		if err != nil {
+			return dbErr("sqlstore.PruneProcessed", err)
+		}
+		n, _ = res.RowsAffected()
+		return nil
+	})
+	return n, err
+}

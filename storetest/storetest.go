@@ -78,6 +78,7 @@ func Run(t *testing.T, newInstance func(t *testing.T) Instance) {
 		{"IncidentNumbersConcurrent", testIncidentNumbersConcurrent},
 		{"AlertsRoundTrip", testAlertsRoundTrip},
 		{"ProcessedMessages", testProcessed},
+		{"PruneProcessed", testPruneProcessed},
 		{"Merge", testMerge},
 		{"UpdateIncident", testUpdateIncident},
 		{"Notifications", testNotifications},

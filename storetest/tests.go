@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
@@ -442,6 +443,28 @@ func testProcessed(t *testing.T, in Instance) {
 			return fmt.Errorf("rolled-back mark survived")
 		}
 		return err
+	}))
+}
+
+func testPruneProcessed(t *testing.T, in Instance) {
+	type pruner interface {
+		PruneProcessed(ctx context.Context, before time.Time) (int64, error)
+	}
+	p, ok := in.Store.(pruner)
+	if !ok {
+		t.Skip("store cannot prune")
+	}
+	must(t, in.Store.TriageTx(ctx(), func(tx socbot.TriageTx) error { return tx.MarkProcessed("S", 1) }))
+	in.Clock.Advance(8 * 24 * time.Hour)
+	must(t, in.Store.TriageTx(ctx(), func(tx socbot.TriageTx) error { return tx.MarkProcessed("S", 2) }))
+	n, err := p.PruneProcessed(ctx(), in.Clock.Now().Add(-7*24*time.Hour))
+	must(t, err)
+	eq(t, "pruned", n, int64(1))
+	must(t, in.Store.TriageTx(ctx(), func(tx socbot.TriageTx) error {
+		if seen, _ := tx.Processed("S", 2); !seen {
+			return fmt.Errorf("recent record pruned")
+		}
+		return nil
 	}))
 }
 

@@ -139,6 +139,7 @@ func startNode(ctx context.Context, cfg Config, logger *slog.Logger, extra triag
 			return n.bus.ConsumeAlerts(bctx, natsbus.ConsumeOptions{Name: "triage", DeadLetter: n.store.DeadLetter}, n.triage.Handle)
 		})
 	}
+	n.run("maintenance", func() error { n.maintain(bctx); return nil })
 	if slices.Contains(cfg.Bots, "sla") {
 		n.run("sla", func() error { return n.triage.RunSLA(bctx) })
 	}
@@ -175,6 +176,24 @@ func (n *node) run(name string, fn func() error) {
 			n.errs <- fmt.Errorf("%s: %w", name, err)
 		}
 	}()
+}
+
+// maintain prunes the record of processed bus messages once an hour, keeping a week.
+func (n *node) maintain(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if k, err := n.store.PruneProcessed(ctx, n.clock.Now().Add(-7*24*time.Hour)); err != nil {
+			n.log.Warn("pruning processed messages failed", "err", err)
+		} else if k > 0 {
+			n.log.Info("pruned processed bus messages", "rows", k)
+		}
+	}
 }
 
 // URL is where the API answers.

@@ -7,6 +7,7 @@ import (
 	socbot "github.com/socbot/socbot"
 	"github.com/socbot/socbot/console"
 	"github.com/socbot/socbot/containment"
+	"github.com/socbot/socbot/containment/service"
 )
 
 // The web console, mounted at / on the API server. Reports come from the report bot when it runs on
@@ -45,9 +46,14 @@ func init() {
 	})
 }
 
-// consoleApprovals is the containment bot's approval gate for the console. The node does not run the
-// containment bot yet; when it does, return ApprovalsOf(thatBot) here.
-func consoleApprovals(n *node) socbot.ApprovalQueue { return nil }
+// consoleApprovals is the containment bot's approval gate for the console, nil when the node does not
+// run the containment bot.
+func consoleApprovals(n *node) socbot.ApprovalQueue {
+	if svc, ok := n.api.Containment.(*service.Service); ok && svc != nil {
+		return ApprovalsOf(svc.Bot())
+	}
+	return nil
+}
 
 // consoleIndicators is the intel bot's indicator search for the console; nil until the intel bot's
 // store is on the node.
