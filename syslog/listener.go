@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -176,13 +175,25 @@ func (r *deadlineReader) Read(p []byte) (int, error) {
 	return r.c.Read(p)
 }
 
-// ReadStream splits a TCP stream into messages: RFC 6587 octet counting ("LEN SP <PRI>...") when a
-// frame starts with digits, a space and '<', newline framing otherwise. Frames longer than MaxMessage are truncated
-// (octet counting) or cut at the limit (newline framing) and counted as malformed.
+// Framing of a TCP connection (RFC 6587): octet counting or newline-terminated lines. A connection
+// keeps the framing its first message used.
+const (
+	frameUnknown = iota
+	frameOctet
+	frameLine
+)
+
+// ReadStream splits a TCP stream into messages. The first message decides the connection's framing:
+// RFC 6587 octet counting when it is "LEN SP <PRI>..." (1 to 8 digits, a space, then a valid PRI:
+// '<', 1 to 3 digits, '>'), newline framing otherwise. A newline-framed connection never reads a
+// count again, so a later line such as "12 <34> was seen" stays a line; an octet-counted connection
+// takes a frame that does not start with a count as a line. Frames longer than MaxMessage are
+// truncated (octet counting) or cut at the limit (newline framing) and counted as malformed.
 func (s *Server) ReadStream(r io.Reader, fn func([]byte)) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	max := s.cfg.MaxMessage
 	buf := make([]byte, 0, 1024)
+	mode := frameUnknown
 	for {
 		c, err := br.ReadByte()
 		if err != nil {
@@ -194,32 +205,31 @@ func (s *Server) ReadStream(r io.Reader, fn func([]byte)) error {
 		if c == '\n' || c == '\r' || c == 0 {
 			continue
 		}
-		if c >= '1' && c <= '9' {
-			// maybe octet counting
-			digits := []byte{c}
-			buf = append(buf[:0], c)
-			for len(digits) < 8 {
+		buf = append(buf[:0], c)
+		if mode != frameLine && c >= '1' && c <= '9' {
+			// maybe a count: up to 8 digits, a space and a PRI
+			n := int(c - '0')
+			for len(buf) <= 8 {
 				d, err := br.ReadByte()
 				if err != nil {
-					fn(digits)
+					fn(buf)
 					if err == io.EOF {
 						return nil
 					}
 					return err
 				}
-				if d >= '0' && d <= '9' {
-					digits = append(digits, d)
+				if d >= '0' && d <= '9' && len(buf) < 8 {
+					n = n*10 + int(d-'0')
 					buf = append(buf, d)
 					continue
 				}
-				if nb, perr := br.Peek(1); d == ' ' && perr == nil && nb[0] == '<' {
-					n, _ := strconv.Atoi(string(digits))
+				if d == ' ' && startsWithPRI(br, n) {
+					mode = frameOctet
 					take := n
 					if take > max {
 						take = max
 						s.Stats.Malformed.Add(1)
 					}
-					buf = buf[:0]
 					if cap(buf) < take {
 						buf = make([]byte, 0, take)
 					}
@@ -235,26 +245,45 @@ func (s *Server) ReadStream(r io.Reader, fn func([]byte)) error {
 					fn(buf)
 					goto next
 				}
-				// not a count: a line starting with digits
-				buf = append(buf[:0], digits...)
-				buf = append(buf, d)
+				// not a count: a line that starts with digits
 				if d == '\n' {
-					fn(buf[:len(buf)-1])
+					fn(buf)
 					goto next
 				}
+				buf = append(buf, d)
 				break
 			}
-			if err := s.readLine(br, &buf, fn); err != nil {
-				return err
-			}
-			continue
 		}
-		buf = append(buf[:0], c)
+		if mode == frameUnknown {
+			mode = frameLine
+		}
 		if err := s.readLine(br, &buf, fn); err != nil {
 			return err
 		}
 	next:
 	}
+}
+
+// startsWithPRI reports whether the next bytes of br (at most n of them: the frame) are a syslog PRI,
+// '<' and 1 to 3 digits and '>', without consuming them.
+func startsWithPRI(br *bufio.Reader, n int) bool {
+	k := min(n, 5)
+	if k < 3 {
+		return false
+	}
+	b, _ := br.Peek(k)
+	if len(b) < 3 || b[0] != '<' {
+		return false
+	}
+	for i := 1; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '>':
+			return i > 1
+		case c < '0' || c > '9':
+			return false
+		}
+	}
+	return false
 }
 
 func (s *Server) readLine(br *bufio.Reader, buf *[]byte, fn func([]byte)) error {

@@ -73,6 +73,24 @@ func TestReadStreamFraming(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
+	// a connection that starts with newline framing never reads a count again, and a plain line
+	// whose digits and space are not followed by a PRI is a line even as the first frame
+	for _, tc := range []struct{ in, want string }{
+		{"<13>first\n12 <34> is not a frame\n5 <13>x\n", "<13>first|12 <34> is not a frame|5 <13>x"},
+		{"10 <b>bold</b> text\n<13>next\n", "10 <b>bold</b> text|<13>next"},
+		{"404 <html>\n", "404 <html>"},
+		{"2 <1>\n", "2 <1>"},
+		{"6 <134>x6 <134>y", "<134>x|<134>y"},
+		{"6 <134>x<13>line\n123456789 <13>z\n", "<134>x|<13>line|123456789 <13>z"},
+	} {
+		got = nil
+		if err := s.ReadStream(strings.NewReader(tc.in), func(b []byte) { got = append(got, string(b)) }); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Join(got, "|") != tc.want {
+			t.Errorf("%q: got %q, want %q", tc.in, strings.Join(got, "|"), tc.want)
+		}
+	}
 	// over-long frames are truncated, not buffered without bound
 	got = nil
 	long := "<13>" + strings.Repeat("x", 200) + "\n<13>next\n"
@@ -118,10 +136,18 @@ func TestListeners(t *testing.T) {
 		t.Fatal(err)
 	}
 	fmt.Fprintf(tc, "<13>Mar  9 08:01:02 h tcpapp: over tcp\n")
-	msg := "<13>1 2024-01-01T00:00:00Z h octapp - - - framed"
-	fmt.Fprintf(tc, "%d %s", len(msg), msg)
+	// a newline-framed connection keeps its framing: this is a line, not a 12-byte frame
+	fmt.Fprintf(tc, "12 <34> was seen\n")
 	tc.Close()
-	for i := 0; i < 3; i++ {
+	// octet counting on its own connection (RFC 6587: one framing per connection)
+	oc, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := "<13>1 2024-01-01T00:00:00Z h octapp - - - framed"
+	fmt.Fprintf(oc, "%d %s", len(msg), msg)
+	oc.Close()
+	for i := 0; i < 4; i++ {
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
@@ -137,7 +163,7 @@ func TestListeners(t *testing.T) {
 	mu.Lock()
 	defer mu.Unlock()
 	joined := strings.Join(got, "\n")
-	for _, w := range []string{"udpapp:over udp@127.0.0.1", "tcpapp:over tcp@127.0.0.1", "octapp:framed@127.0.0.1"} {
+	for _, w := range []string{"udpapp:over udp@127.0.0.1", "tcpapp:over tcp@127.0.0.1", "octapp:framed@127.0.0.1", ":12 <34> was seen@127.0.0.1"} {
 		if !strings.Contains(joined, w) {
 			t.Errorf("missing %q in\n%s", w, joined)
 		}
@@ -166,6 +192,7 @@ func FuzzParse(f *testing.F) {
 func FuzzListenerStream(f *testing.F) {
 	f.Add([]byte("17 <13>1 - - - - - a<13>line one\n12345 not a count\n"))
 	f.Add([]byte("99999999 <13>x"))
+	f.Add([]byte("<13>first\n12 <34> is not a frame\n5 <13>x\n"))
 	f.Add([]byte("<13>Mar  9 08:01:02 h app[1]: x\r\n\x00<14>y\n"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		srv := NewServer(ServerConfig{MaxMessage: 512}, &Parser{}, func(context.Context, Message, netip.Addr) {}, nil)
