@@ -98,11 +98,13 @@ type worker struct {
 	p       *Processor
 	ctx     context.Context
 	pending []socbot.Alert
+	sent    int64 // alerts this worker has submitted (ever)
 	err     error
 }
 
 // New builds the monitor bot. matcher may be nil (no intel matching). Rules that fail to load are
-// logged and skipped; New fails only when no rule at all could be loaded.
+// logged and skipped; New fails only when rules were configured and none of them could be loaded.
+// Without rules the bot still reports Suricata alerts and intel matches.
 func New(cfg Config, sink socbot.AlertSink, matcher socbot.IndicatorMatcher, logger *slog.Logger, clock socbot.Clock) (*Bot, error) {
 	const op = "monitor.New"
 	if sink == nil {
@@ -166,8 +168,12 @@ func New(cfg Config, sink socbot.AlertSink, matcher socbot.IndicatorMatcher, log
 	for _, f := range rules.Failed {
 		logger.Warn("sigma rule skipped", "path", f.Path, "rule_id", f.RuleID, "reason", f.Reason)
 	}
-	if rules.Loaded() == 0 {
+	if rules.Loaded() == 0 && (len(cfg.Rules) > 0 || len(rules.Failed) > 0) {
 		return nil, socbot.E(op, socbot.KindInvalid, "no Sigma rule could be loaded")
+	}
+	if rules.Loaded() == 0 {
+		// nothing configured: the bot still turns Suricata alerts and intel hits into alerts
+		logger.Warn("monitor: no Sigma rules configured; only Suricata alerts and intel matches raise alerts")
 	}
 	b := &Bot{cfg: cfg, rules: rules, sink: sink, intel: matcher, log: logger, clock: clock, minRank: rank,
 		pool: make(chan *worker, cfg.Workers), dedupe: newDedupe(time.Duration(cfg.IntelDedupe), 100000), listening: make(chan struct{})}
@@ -213,6 +219,7 @@ func (w *worker) flush() error {
 		return socbot.E("monitor.submit", socbot.KindUnavailable, err)
 	}
 	w.b.submitted.Add(int64(len(w.pending)))
+	w.sent += int64(len(w.pending))
 	w.pending = w.pending[:0]
 	return nil
 }

@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -11,8 +12,6 @@ import (
 	"time"
 
 	socbot "github.com/socbot/socbot"
-	"github.com/socbot/socbot/netlog"
-	"github.com/socbot/socbot/syslog"
 )
 
 // HTTPHandler returns the handler for JSON log batches. Mount it (POST) behind the API's
@@ -66,27 +65,6 @@ func (b *Bot) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	q := r.URL.Query()
-	format := FormatJSON
-	if f := q.Get("format"); f != "" {
-		pf, ok := ParseFormat(f)
-		if !ok || pf == FormatEVTX || pf == FormatZeekTSV || pf == FormatUnknown {
-			writeJSON(w, http.StatusBadRequest, batchResult{Error: "format must be json, eve, zeek-json or syslog"})
-			return
-		}
-		format = pf
-	}
-	var hint SourceHint
-	if ls := q.Get("logsource"); ls != "" {
-		parts := strings.SplitN(ls, "/", 3)
-		hint.Product = strings.ToLower(parts[0])
-		hint.Channel = "*"
-		if len(parts) > 1 {
-			hint.Channel = parts[1]
-		}
-		if len(parts) > 2 {
-			hint.EventID = parts[2]
-		}
-	}
 	body := http.MaxBytesReader(w, r.Body, b.cfg.HTTPMaxBody)
 	var in io.Reader = body
 	if strings.EqualFold(r.Header.Get("Content-Encoding"), "gzip") {
@@ -98,54 +76,135 @@ func (b *Bot) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		defer gz.Close()
 		in = &limitedReader{r: gz, left: b.cfg.HTTPMaxBody * 4}
 	}
-	wk, err := b.acquire(r.Context(), tenant, time.Duration(b.cfg.HTTPWait))
+	res, err := b.IngestLogs(r.Context(), tenant, socbot.LogBatch{Format: q.Get("format"), Logsource: q.Get("logsource"), Source: "http:" + tenant, Body: in})
+	out := batchResult{Accepted: res.Accepted, Malformed: res.Malformed, Alerts: res.Alerts}
+	if err == nil {
+		writeJSON(w, http.StatusOK, out)
+		return
+	}
+	out.Error = err.Error()
+	switch socbot.ErrorKind(err) {
+	case socbot.KindTooLarge:
+		out.Error = "body over " + strconv.FormatInt(b.cfg.HTTPMaxBody, 10) + " bytes"
+		writeJSON(w, http.StatusRequestEntityTooLarge, out)
+	case socbot.KindUnavailable:
+		if errors.Is(err, errBusy) {
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, out)
+			return
+		}
+		writeJSON(w, http.StatusBadGateway, out)
+	default:
+		writeJSON(w, http.StatusBadRequest, out)
+	}
+}
+
+var errBusy = errors.New("all processors busy")
+
+// parseLogsource reads product[/channel[/event-id]].
+func parseLogsource(ls string) SourceHint {
+	var hint SourceHint
+	if ls == "" {
+		return hint
+	}
+	parts := strings.SplitN(ls, "/", 3)
+	hint.Product = strings.ToLower(parts[0])
+	hint.Channel = "*"
+	if len(parts) > 1 {
+		hint.Channel = parts[1]
+	}
+	if len(parts) > 2 {
+		hint.EventID = parts[2]
+	}
+	return hint
+}
+
+var _ socbot.LogIngester = (*Bot)(nil)
+
+// IngestLogs matches a batch of log events for a tenant (socbot.LogIngester): it waits at most
+// Config.HTTPWait for a free processor (KindUnavailable wrapping errBusy after that), reads the body as
+// a stream and returns once every alert is in the sink. A sink failure is KindUnavailable too (retry
+// the batch: the alerts of a retried batch join their earlier alerts' groups in triage); a body that
+// stops with a size error is KindTooLarge; an unknown format or a broken body is KindInvalid.
+func (b *Bot) IngestLogs(ctx context.Context, tenant string, batch socbot.LogBatch) (socbot.LogBatchResult, error) {
+	const op = "monitor.IngestLogs"
+	var res socbot.LogBatchResult
+	if tenant == "" {
+		return res, socbot.FieldError(op, "tenant", "no tenant")
+	}
+	format := FormatJSON
+	if batch.Format != "" {
+		pf, ok := ParseFormat(batch.Format)
+		if !ok || pf == FormatEVTX || pf == FormatZeekTSV || pf == FormatUnknown {
+			return res, socbot.FieldError(op, "format", "format must be json, eve, zeek-json or syslog, not %q", batch.Format)
+		}
+		format = pf
+	}
+	hint := parseLogsource(batch.Logsource)
+	if batch.Logsource != "" && hint.Product == "" {
+		return res, socbot.FieldError(op, "logsource", "logsource is product[/channel[/event-id]]")
+	}
+	if batch.Body == nil {
+		return res, socbot.FieldError(op, "body", "no body")
+	}
+	source := batch.Source
+	if source == "" {
+		source = "http:" + tenant
+	}
+	wk, err := b.acquire(ctx, tenant, time.Duration(b.cfg.HTTPWait))
 	if err != nil {
 		b.mu.Lock()
 		b.stats.HTTPBusy++
 		b.mu.Unlock()
-		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, batchResult{Error: "monitor busy, retry"})
-		return
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return res, socbot.E(op, socbot.KindUnavailable, "monitor busy, retry", errBusy)
 	}
 	before := wk.p.Stats
-	submittedBefore := b.submitted.Load()
-	source := "http:" + tenant
-	check := func() error { return r.Context().Err() }
+	sentBefore := wk.sent
+	check := func() error { return ctx.Err() }
 	stop := func(err error) error {
 		if err != nil {
 			return errStop{err}
 		}
 		return nil
 	}
-	opts := ScanOptions{Hint: hint, Clock: b.clock}
 	switch format {
 	case FormatSyslog, FormatEve, FormatZeekJSON:
-		err = scanStream(r.Context(), wk.p, in, format, source, opts, check, stop)
+		err = scanStream(ctx, wk.p, batch.Body, format, source, ScanOptions{Hint: hint, Clock: b.clock}, check, stop)
 	default:
-		err = SplitJSONStream(in, MaxEvent, func(ev []byte) error {
+		err = SplitJSONStream(batch.Body, MaxEvent, func(ev []byte) error {
+			if e := check(); e != nil {
+				return e
+			}
 			return stop(wk.p.ProcessJSON(ev, source, hint))
 		}, func() { wk.p.Stats.Malformed++ })
 	}
-	res := batchResult{Accepted: wk.p.Stats.Events - before.Events, Malformed: wk.p.Stats.Malformed - before.Malformed}
-	rerr := b.release(wk)
-	res.Alerts = b.submitted.Load() - submittedBefore
+	res.Accepted, res.Malformed = wk.p.Stats.Events-before.Events, wk.p.Stats.Malformed-before.Malformed
+	ferr := wk.flush()
+	res.Alerts = wk.sent - sentBefore
+	b.release(wk)
 	b.mu.Lock()
 	b.stats.HTTPBatches++
 	b.mu.Unlock()
 	var tooBig *http.MaxBytesError
 	var stopErr errStop
 	switch {
+	case errors.As(err, &stopErr) || ferr != nil:
+		cause := ferr
+		if cause == nil {
+			cause = stopErr.err
+		}
+		return res, socbot.E(op, socbot.KindUnavailable, "alerts could not be submitted; retry the batch", cause)
 	case errors.As(err, &tooBig) || errors.Is(err, errTooLarge):
-		writeJSON(w, http.StatusRequestEntityTooLarge, batchResult{Error: "body over " + strconv.FormatInt(b.cfg.HTTPMaxBody, 10) + " bytes", Accepted: res.Accepted})
-	case errors.As(err, &stopErr) || rerr != nil:
-		res.Error = "alerts could not be submitted; retry the batch"
-		writeJSON(w, http.StatusBadGateway, res)
+		return res, socbot.E(op, socbot.KindTooLarge, "body too large", err)
+	case err != nil && ctx.Err() != nil:
+		return res, ctx.Err()
 	case err != nil:
-		res.Error = err.Error()
-		writeJSON(w, http.StatusBadRequest, res)
-	default:
-		writeJSON(w, http.StatusOK, res)
+		return res, socbot.E(op, socbot.KindInvalid, "reading the body", err)
 	}
+	return res, nil
 }
 
 var errTooLarge = errors.New("decompressed body too large")
@@ -166,9 +225,3 @@ func (l *limitedReader) Read(p []byte) (int, error) {
 	l.left -= int64(n)
 	return n, err
 }
-
-var (
-	_ = netlog.MaxLine
-	_ = syslog.MaxMessage
-	_ = socbot.KindInvalid
-)

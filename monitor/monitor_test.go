@@ -3,7 +3,9 @@ package monitor
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	socbot "github.com/socbot/socbot"
@@ -294,7 +297,8 @@ func TestIntelMatching(t *testing.T) {
 	sink := &memSink{}
 	intel := memIntel{
 		"domain:evil.example.com":              {IndicatorID: "indicator--1", Type: "domain", Value: "evil.example.com", Why: "exact", Score: 80, Sources: []string{"feed-a"}},
-		"ja3:e7d705a3286e19ea42f587b344ee6865": {IndicatorID: "indicator--2", Type: "ja3", Value: "e7d705a3286e19ea42f587b344ee6865", Why: "exact", Score: 60},
+		"domain:c2.example.net":                {IndicatorID: "indicator--2", Type: "domain", Value: "c2.example.net", Why: "exact", Score: 60},
+		"ja3:e7d705a3286e19ea42f587b344ee6865": {IndicatorID: "indicator--4", Type: "ja3", Value: "e7d705a3286e19ea42f587b344ee6865", Why: "exact", Score: 60},
 		"ip:198.51.100.66":                     {IndicatorID: "indicator--3", Type: "ipv4", Value: "198.51.100.66", Why: "exact", Score: 40},
 	}
 	b := newTestBot(t, Config{}, sink, intel)
@@ -309,12 +313,16 @@ func TestIntelMatching(t *testing.T) {
 			intelAlerts = append(intelAlerts, a)
 		}
 	}
-	// eve: dns evil.example.com, tls ja3; dns.log: answer 198.51.100.66. The second eve pass is deduplicated.
+	// eve: dns evil.example.com, tls SNI c2.example.net (its JA3 is not looked up: the index has no
+	// such type); dns.log: answer 198.51.100.66. The second eve pass is deduplicated.
 	if len(intelAlerts) != 3 {
 		t.Fatalf("intel alerts %d, want 3: %v", len(intelAlerts), sink.titles())
 	}
 	if intelAlerts[0].Severity != socbot.SeverityCritical || !strings.Contains(intelAlerts[0].Title, "evil.example.com") {
 		t.Errorf("first intel alert %+v", intelAlerts[0])
+	}
+	if !strings.Contains(intelAlerts[1].Title, "c2.example.net") || strings.Contains(intelAlerts[1].Description, "ja3") {
+		t.Errorf("SNI intel alert %+v", intelAlerts[1])
 	}
 	st := b.Stats()
 	if st.IntelHits != 3 || st.Suricata != 2 || st.AlertsSubmitted != int64(len(sink.alerts)) {
@@ -412,4 +420,69 @@ func FuzzSplitJSONStream(f *testing.F) {
 			return nil
 		}, func() {})
 	})
+}
+
+func TestIngestLogs(t *testing.T) {
+	sink := &memSink{}
+	b := newTestBot(t, Config{Workers: 1, HTTPWait: socbot.Duration(50 * time.Millisecond)}, sink, nil)
+	ctx := context.Background()
+	body, _ := os.ReadFile("testdata/logs/sysmon.json")
+	res, err := b.IngestLogs(ctx, "acme", socbot.LogBatch{Body: bytes.NewReader(body), Source: "http:edr"})
+	if err != nil || res != (socbot.LogBatchResult{Accepted: 3, Malformed: 1, Alerts: 1}) {
+		t.Fatalf("json batch: %+v %v", res, err)
+	}
+	checkWhoamiAlert(t, sink.alerts[0])
+	// syslog lines, with a rule on the linux syslog source
+	res, err = b.IngestLogs(ctx, "acme", socbot.LogBatch{Format: "syslog", Body: strings.NewReader(
+		"<38>Mar  9 08:01:02 web01 sshd[4321]: Failed password for root from 203.0.113.5 port 22 ssh2\nnot syslog at all\n")})
+	if err != nil || res.Accepted != 2 || res.Alerts != 1 {
+		t.Fatalf("syslog batch: %+v %v", res, err)
+	}
+	for _, tc := range []struct {
+		name  string
+		batch socbot.LogBatch
+		kind  socbot.Kind
+		field string
+	}{
+		{"bad format", socbot.LogBatch{Format: "evtx", Body: strings.NewReader("{}")}, socbot.KindInvalid, "format"},
+		{"bad logsource", socbot.LogBatch{Logsource: "/x", Body: strings.NewReader("{}")}, socbot.KindInvalid, "logsource"},
+		{"no body", socbot.LogBatch{}, socbot.KindInvalid, "body"},
+		{"read error", socbot.LogBatch{Body: io.MultiReader(strings.NewReader(`{"a":`), iotest.ErrReader(errors.New("reset")))}, socbot.KindInvalid, ""},
+	} {
+		if _, err := b.IngestLogs(ctx, "acme", tc.batch); socbot.ErrorKind(err) != tc.kind || socbot.ErrorField(err) != tc.field {
+			t.Errorf("%s: %v (kind %v field %q)", tc.name, err, socbot.ErrorKind(err), socbot.ErrorField(err))
+		}
+	}
+	// all processors busy: unavailable, not an unbounded queue
+	w, _ := b.acquire(ctx, "acme", 0)
+	if _, err := b.IngestLogs(ctx, "acme", socbot.LogBatch{Body: strings.NewReader("{}")}); socbot.ErrorKind(err) != socbot.KindUnavailable {
+		t.Errorf("busy: %v", err)
+	}
+	b.release(w)
+	// the sink fails: unavailable, retry the batch
+	sink.fail = errors.New("bus down")
+	if _, err := b.IngestLogs(ctx, "acme", socbot.LogBatch{Body: bytes.NewReader(body)}); socbot.ErrorKind(err) != socbot.KindUnavailable {
+		t.Errorf("sink failure: %v", err)
+	}
+}
+
+func TestNewWithoutRules(t *testing.T) {
+	sink := &memSink{}
+	// nothing configured: the bot runs (Suricata alerts, intel matches)
+	b, err := New(Config{}, sink, nil, nil, fixedClock{testNow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Scan(context.Background(), "acme", []string{"testdata/logs/eve.json"}, ScanOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if st := b.Stats(); st.Suricata != 1 || st.Detections != 0 {
+		t.Errorf("stats without rules: %+v", st)
+	}
+	// rules configured, none loads: refused
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "broken.yml"), []byte("title: x\ndetection: {sel: {a|nosuchmodifier: b}, condition: sel}\nlogsource: {product: windows}\n"), 0o644)
+	if _, err := New(Config{Rules: []string{dir}}, sink, nil, nil, nil); socbot.ErrorKind(err) != socbot.KindInvalid {
+		t.Errorf("only broken rules: %v", err)
+	}
 }

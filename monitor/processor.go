@@ -221,8 +221,8 @@ func (p *Processor) ProcessZeek(r *netlog.ZeekRecord, source string) error {
 			lk = append(lk, lookup{socbot.ObsURL, "http://" + host + r.Get("uri"), socbot.AsDestination})
 		}
 	case "ssl":
-		lk = append(lk, lookup{socbot.ObsDomain, r.Get("server_name"), socbot.AsDestination}, lookup{socbot.ObsIP, r.Get("id.resp_h"), socbot.AsDestination},
-			lookup{"ja3", r.Get("ja3"), socbot.AsSource}, lookup{"ja3s", r.Get("ja3s"), socbot.AsDestination})
+		// the SNI is looked up as a domain; JA3/JA3S hashes are not (see IntelTypes)
+		lk = append(lk, lookup{socbot.ObsDomain, r.Get("server_name"), socbot.AsDestination}, lookup{socbot.ObsIP, r.Get("id.resp_h"), socbot.AsDestination})
 	case "files":
 		lk = append(lk, lookup{socbot.ObsMD5, r.Get("md5"), socbot.AsRelated}, lookup{socbot.ObsSHA1, r.Get("sha1"), socbot.AsRelated}, lookup{socbot.ObsSHA256, r.Get("sha256"), socbot.AsRelated})
 	default:
@@ -277,8 +277,7 @@ func (p *Processor) ProcessEve(e *netlog.EveEvent, source string) error {
 	if e.TLSSNI != "" {
 		lk = append(lk, lookup{socbot.ObsDomain, e.TLSSNI, socbot.AsDestination})
 	}
-	lk = append(lk, lookup{"ja3", e.TLSJA3, socbot.AsSource}, lookup{"ja3s", e.TLSJA3S, socbot.AsDestination},
-		lookup{socbot.ObsMD5, e.FileMD5, socbot.AsRelated}, lookup{socbot.ObsSHA1, e.FileSHA1, socbot.AsRelated}, lookup{socbot.ObsSHA256, e.FileSHA256, socbot.AsRelated})
+	lk = append(lk, lookup{socbot.ObsMD5, e.FileMD5, socbot.AsRelated}, lookup{socbot.ObsSHA1, e.FileSHA1, socbot.AsRelated}, lookup{socbot.ObsSHA256, e.FileSHA256, socbot.AsRelated})
 	return p.intelLookups(lk, e.SrcIP, e.Time, source, "suricata", e.EventType, render)
 }
 
@@ -316,6 +315,12 @@ func (p *Processor) ProcessSyslog(msg *syslog.Message, source string) error {
 	p.Stats.Events++
 	return p.match(source, func() []byte { return renderSyslog(msg) })
 }
+
+// IntelTypes are the observable types the processor looks up in the intel index: addresses, domains
+// (DNS queries and answers, HTTP hosts, TLS SNI), URLs and file hashes. TLS client and server
+// fingerprints (JA3, JA3S) are not looked up: socbot's indicator index has no type for them, so a
+// lookup could never hit. Sigma rules can still test the ja3 fields of Suricata and Zeek events.
+var IntelTypes = []socbot.ObservableType{socbot.ObsIP, socbot.ObsDomain, socbot.ObsURL, socbot.ObsMD5, socbot.ObsSHA1, socbot.ObsSHA256}
 
 type lookup struct {
 	typ   socbot.ObservableType
