@@ -136,6 +136,8 @@ func bodyFor(method, path string) []byte {
 		return bodyForContainment(method, path)
 	case isIntelRoute(path):
 		return bodyForIntel(method, path)
+	case method == "POST" && path == "/logs":
+		return []byte(`{"Event":{"System":{"EventID":1,"Channel":"Microsoft-Windows-Sysmon/Operational"},"EventData":{"Image":"C:\\pwned.exe"}}}` + "\n")
 	case method == "POST" && path == "/reports":
 		return []byte(`{"period":"2026-10","audience":"management"}`)
 	case method == "POST" && path == "/report-schedules":

@@ -42,6 +42,9 @@ type Deps struct {
 	// Intel is the intel bot (intel.go): indicators, feeds, firewall lists, exports; nil: its routes
 	// answer 503.
 	Intel socbot.IntelService
+	// Logs is the monitor bot (monitor.go): Sigma rules over posted log batches; nil: POST /logs
+	// answers 503.
+	Logs socbot.LogIngester
 }
 
 // Server is the HTTP API.
