@@ -43,7 +43,8 @@ func attackFromTags(tags []string) (tactics, techniques []string) {
 // rule's author in every match.
 const drlNotice = "Detection Rule License 1.1 (https://github.com/SigmaHQ/Detection-Rule-License)"
 
-// FindingToAlert converts a finding into a socbot alert for triage.
+// FindingToAlert converts a finding into a socbot alert for triage. The alert shares no memory with
+// the finding's event, so it may outlive Emit.
 func FindingToAlert(f *Finding, tenant string, now time.Time) socbot.Alert {
 	a := socbot.Alert{UID: socbot.NewID(), TenantID: tenant, Vendor: "socbot", Product: "monitor",
 		DetectedAt: f.Time, ReceivedAt: now, Raw: append([]byte(nil), f.Event...)}
@@ -135,7 +136,8 @@ func FindingToAlert(f *Finding, tenant string, now time.Time) socbot.Alert {
 	}
 	a.SeverityScore = a.Severity.Score()
 	for _, o := range f.Observables {
-		a.AddObservable(o.Type, o.Value, o.Role)
+		// the finding's values may point into the event's buffers, which the next event reuses
+		a.AddObservable(o.Type, strings.Clone(o.Value), o.Role)
 	}
 	return a
 }

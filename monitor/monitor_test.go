@@ -432,6 +432,16 @@ func TestIngestLogs(t *testing.T) {
 		t.Fatalf("json batch: %+v %v", res, err)
 	}
 	checkWhoamiAlert(t, sink.alerts[0])
+	// the alert of the first event must not share memory with the next event (alerts wait in the
+	// worker until the batch ends)
+	first, _, _ := bytes.Cut(body, []byte("\n"))
+	// (a shorter next event is parsed into the same buffer)
+	next := `{"Event":{"System":{"EventID":3,"Channel":"Microsoft-Windows-Sysmon/Operational","Computer":"` + strings.Repeat("z", len(first)-120) + `"}}}`
+	res, err = b.IngestLogs(ctx, "acme", socbot.LogBatch{Body: strings.NewReader(string(first) + "\n" + next + "\n")})
+	if err != nil || res.Alerts != 1 || len(sink.alerts) != 2 {
+		t.Fatalf("two-event batch: %+v %v", res, err)
+	}
+	checkWhoamiAlert(t, sink.alerts[1])
 	// syslog lines, with a rule on the linux syslog source
 	res, err = b.IngestLogs(ctx, "acme", socbot.LogBatch{Format: "syslog", Body: strings.NewReader(
 		"<38>Mar  9 08:01:02 web01 sshd[4321]: Failed password for root from 203.0.113.5 port 22 ssh2\nnot syslog at all\n")})

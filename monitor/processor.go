@@ -14,7 +14,9 @@ import (
 	"github.com/socbot/socbot/syslog"
 )
 
-// Finding is one thing the monitor found in one event.
+// Finding is one thing the monitor found in one event. Its Observables and Intel values may point
+// into the buffers of the event, which the processor reuses for the next one: use or copy them
+// during Emit (FindingToAlert copies).
 type Finding struct {
 	Kind        string                  `json:"kind"` // sigma, correlation, suricata, intel
 	Rule        *sigma.RuleInfo         `json:"rule,omitempty"`
