@@ -209,6 +209,10 @@ type Alert struct {
 	Status       string       `json:"status,omitempty"` // open, suppressed, duplicate
 	SuppressedBy string       `json:"suppressed_by,omitempty"`
 	Enrichment   []Enrichment `json:"enrichment,omitempty"`
+
+	// Prepared holds the alert's columns encoded by the store ahead of its write transaction (see
+	// TriageStore.PrepareAlerts); only the store reads it.
+	Prepared any `json:"-"`
 }
 
 // Alert flags.

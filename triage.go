@@ -75,6 +75,10 @@ type TriageTx interface {
 
 // TriageStore runs triage transactions and loads triage state.
 type TriageStore interface {
+	// PrepareAlerts encodes what it can of the alerts' rows before the write transaction, so that the
+	// single writer spends its time writing. Everything set before the call must not change after it,
+	// except the fields triage decides in the transaction (status, group, incident, priority, confidence).
+	PrepareAlerts(alerts []*Alert)
 	TriageTx(ctx context.Context, fn func(TriageTx) error) error
 	TriageState(ctx context.Context, tenantID string, since time.Time) (TriageState, error)
 	DeadLetter(ctx context.Context, subject string, data []byte, reason string) error

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/pressly/goose/v3"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -25,11 +26,28 @@ var migrations embed.FS
 // Engine is the engine name sqlstore uses for SQLite.
 const Engine = "sqlite"
 
+// Option changes how Open sets up the connections.
+type Option func(*options)
+
+type options struct{ manualCheckpoints bool }
+
+// ManualCheckpoints turns SQLite's automatic checkpoints off: a commit then never pays for copying the
+// write-ahead log into the database file, and the server runs Checkpoint in the background instead.
+func ManualCheckpoints() Option { return func(o *options) { o.manualCheckpoints = true } }
+
 // Open opens (creating if needed) the SQLite database at path and migrates it to the newest schema.
 // The connection uses WAL journaling, synchronous=NORMAL (an application crash loses no committed
 // transaction), a busy timeout, and BEGIN IMMEDIATE for every transaction so writers queue instead of
 // failing to upgrade their locks.
-func Open(ctx context.Context, path string, logger *slog.Logger) (*sql.DB, error) {
+func Open(ctx context.Context, path string, logger *slog.Logger, opts ...Option) (*sql.DB, error) {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	checkpoint := "wal_autocheckpoint(4000)"
+	if o.manualCheckpoints {
+		checkpoint = "wal_autocheckpoint(0)"
+	}
 	const op = "sqlite.Open"
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -44,7 +62,7 @@ func Open(ctx context.Context, path string, logger *slog.Logger) (*sql.DB, error
 		"foreign_keys(ON)",
 		"cache_size(-65536)",
 		"temp_store(MEMORY)",
-		"wal_autocheckpoint(4000)",
+		checkpoint,
 	} {
 		q.Add("_pragma", p)
 	}
@@ -87,4 +105,23 @@ func Migrate(ctx context.Context, db *sql.DB, logger *slog.Logger) error {
 		return socbot.E(op, socbot.KindUnavailable, "migrate", err)
 	}
 	return nil
+}
+
+// Checkpoint copies the write-ahead log into the database file every interval until ctx ends, for a
+// database opened with ManualCheckpoints. PASSIVE checkpoints never block readers or writers; once a
+// checkpoint has copied every frame, SQLite starts the log over at the next write, so it stays bounded.
+func Checkpoint(ctx context.Context, db *sql.DB, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var busy, logFrames, copied int
+		if err := db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &logFrames, &copied); err != nil && ctx.Err() == nil && logger != nil {
+			logger.Warn("WAL checkpoint failed", "err", err)
+		}
+	}
 }

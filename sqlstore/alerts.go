@@ -49,12 +49,34 @@ func scanAlert(r scanner) (socbot.Alert, error) {
 	return a, nil
 }
 
+// preparedAlert is an alert's encoded columns: JSON lists and the compressed record.
+type preparedAlert struct {
+	tactics, techniques, observables, flags, reasons, enrichment string
+	raw                                                          []byte
+}
+
+func prepare(a *socbot.Alert) *preparedAlert {
+	return &preparedAlert{tactics: jsStrings(a.Tactics), techniques: jsStrings(a.Techniques), observables: jsObservables(a.Observables),
+		flags: jsStrings(a.Flags), reasons: jsStrings(a.Reasons), enrichment: jsEnrichment(a.Enrichment), raw: packRaw(a.Raw)}
+}
+
+// PrepareAlerts encodes the alerts' JSON columns and compresses their records, outside any transaction.
+func (s *Store) PrepareAlerts(alerts []*socbot.Alert) {
+	for _, a := range alerts {
+		a.Prepared = prepare(a)
+	}
+}
+
 // alertArgs appends the insert arguments of a in alertInsertCols order.
 func alertArgs(args []any, a *socbot.Alert) []any {
+	p, ok := a.Prepared.(*preparedAlert)
+	if !ok {
+		p = prepare(a)
+	}
 	return append(args, a.UID, a.TenantID, a.Format, a.Vendor, a.Product, a.SourceID, a.RuleID, a.RuleName, a.Title, a.Description,
-		a.Category, int(a.Severity), a.SeverityScore, a.SeverityRaw, jsStrings(a.Tactics), jsStrings(a.Techniques), jsObservables(a.Observables),
-		us(a.DetectedAt), us(a.ReceivedAt), jsStrings(a.Flags), packRaw(a.Raw), a.Fingerprint, nullID(a.GroupID), nullID(a.IncidentID),
-		int(a.Priority), a.Confidence, jsStrings(a.Reasons), a.Status, a.SuppressedBy, jsEnrichment(a.Enrichment))
+		a.Category, int(a.Severity), a.SeverityScore, a.SeverityRaw, p.tactics, p.techniques, p.observables,
+		us(a.DetectedAt), us(a.ReceivedAt), p.flags, p.raw, a.Fingerprint, nullID(a.GroupID), nullID(a.IncidentID),
+		int(a.Priority), a.Confidence, p.reasons, a.Status, a.SuppressedBy, p.enrichment)
 }
 
 // rawMark starts a raw record stored S2-compressed; a JSON record never starts with a NUL byte.

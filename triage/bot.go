@@ -110,7 +110,7 @@ func (b *Bot) handle(ctx context.Context, batches []socbot.AlertBatch) error {
 		tenants[batches[bi].TenantID] = true
 		for i := range batches[bi].Alerts {
 			a := &batches[bi].Alerts[i]
-			a.Enrichment, a.Reasons, a.Status, a.SuppressedBy = nil, nil, "", ""
+			a.Enrichment, a.Reasons, a.Status, a.SuppressedBy, a.Prepared = nil, nil, "", "", nil
 			a.GroupID, a.IncidentID, a.Priority, a.Confidence = 0, 0, socbot.PriorityNone, 0
 			all = append(all, a)
 		}
@@ -143,6 +143,8 @@ func (b *Bot) handle(ctx context.Context, batches []socbot.AlertBatch) error {
 			verdict(cfgs[t], a)
 		}
 	}
+
+	b.store.PrepareAlerts(all) // encode rows now, while another partition may hold the write lock
 
 	var committed []*socbot.Alert
 	err := b.store.TriageTx(ctx, func(tx socbot.TriageTx) error {

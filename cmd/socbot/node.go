@@ -18,6 +18,7 @@ import (
 	"github.com/socbot/socbot/metrics"
 	"github.com/socbot/socbot/natsbus"
 	"github.com/socbot/socbot/notify"
+	"github.com/socbot/socbot/sqlite"
 	"github.com/socbot/socbot/sqlstore"
 	"github.com/socbot/socbot/triage"
 )
@@ -69,6 +70,8 @@ type node struct {
 
 	// Filled by bot modules before triage starts.
 	enrichers []socbot.Enricher
+
+	monitor *monitorBot // the monitor bot when this node runs it (node_monitor.go)
 }
 
 // startNode opens everything and starts serving. extra observes triaged alerts (benchmarks).
@@ -80,7 +83,8 @@ func startNode(ctx context.Context, cfg Config, logger *slog.Logger, extra triag
 	}
 	n := &node{cfg: cfg, log: logger, clock: socbot.SystemClock{}, metrics: metrics.New(), errs: make(chan error, 8)}
 	var err error
-	if n.store, err = openStore(ctx, cfg, logger, n.clock); err != nil {
+	// The server checkpoints SQLite's log in the background (below), off the triage writer's path.
+	if n.store, err = openStore(ctx, cfg, logger, n.clock, sqlite.ManualCheckpoints()); err != nil {
 		return nil, err
 	}
 	n.bus, err = natsbus.Open(ctx, natsbus.Config{URL: cfg.NATS, DataDir: cfg.Data, Partitions: cfg.Partitions, MaxBytes: cfg.BusMaxBytes, Logger: logger})
@@ -128,6 +132,9 @@ func startNode(ctx context.Context, cfg Config, logger *slog.Logger, extra triag
 	n.addr = l.Addr()
 	n.http = &http.Server{Handler: n.api.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	bctx := n.bctx
+	if n.store.Engine() == sqlstore.SQLite {
+		n.run("checkpoint", func() error { sqlite.Checkpoint(bctx, n.store.DB(), time.Second, logger); return nil })
+	}
 	n.run("http", func() error {
 		if err := n.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
