@@ -132,7 +132,7 @@ func fileExists(p string) bool {
 
 // openStore opens the configured database (SQLite in the data directory unless DB names PostgreSQL)
 // and applies the migrations.
-func openStore(ctx context.Context, cfg Config, logger *slog.Logger, clock socbot.Clock) (*sqlstore.Store, error) {
+func openStore(ctx context.Context, cfg Config, logger *slog.Logger, clock socbot.Clock, sqliteOpts ...sqlite.Option) (*sqlstore.Store, error) {
 	var db *sql.DB
 	var err error
 	engine := sqlstore.SQLite
@@ -141,9 +141,9 @@ func openStore(ctx context.Context, cfg Config, logger *slog.Logger, clock socbo
 		engine = sqlstore.Postgres
 		db, err = postgres.Open(ctx, cfg.DB, logger)
 	case cfg.DB == "":
-		db, err = sqlite.Open(ctx, filepath.Join(cfg.Data, "socbot.db"), logger)
+		db, err = sqlite.Open(ctx, filepath.Join(cfg.Data, "socbot.db"), logger, sqliteOpts...)
 	case strings.HasPrefix(cfg.DB, "sqlite:"):
-		db, err = sqlite.Open(ctx, strings.TrimPrefix(strings.TrimPrefix(cfg.DB, "sqlite:"), "//"), logger)
+		db, err = sqlite.Open(ctx, strings.TrimPrefix(strings.TrimPrefix(cfg.DB, "sqlite:"), "//"), logger, sqliteOpts...)
 	default:
 		return nil, socbot.FieldError("config", "db", "database URL must start with postgres:// or sqlite:, or be empty for SQLite in the data directory (got %q)", cfg.DB)
 	}
