@@ -50,6 +50,10 @@ type Config struct {
 	// Intel bot (issue 3): warninglists, decay models, containment thresholds, client TLP ceilings,
 	// firewall lists, feed collection and index refresh; the type is in node_intel.go.
 	Intel IntelConfig `koanf:"intel"`
+
+	// Monitor bot (issue 5): Sigma rule directories, syslog listeners and file tailers (each bound to
+	// one tenant), processors, batch and intel settings; the type is in node_monitor.go.
+	Monitor MonitorConfig `koanf:"monitor"`
 }
 
 // storeFlags are the flags of every command that opens the database directly.
