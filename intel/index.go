@@ -10,19 +10,30 @@ import (
 	"time"
 
 	"github.com/cespare/xxhash/v2"
-	"github.com/google/uuid"
 	"github.com/socbot/socbot/ioc"
 )
 
 // The match index. Every exact-match indicator (IP, domain, URL, e-mail, hash, CVE, technique) is one
 // 32-byte record in a flat slice, its value stored once in a byte arena, and found through one
-// open-addressing table of 8-byte slots (32 bits of the 64-bit xxhash as a tag, 32 bits of record
-// number) with linear probing at a load factor of at most 2/3. CIDRs are flattened into sorted,
-// non-overlapping segments (IPv4 and IPv6 separately) that point at the innermost covering prefix;
-// enclosing prefixes are reached through a parent link, which works because CIDRs nest or are
-// disjoint. Domains match their subdomains: an observed name is looked up label by label from the
-// registrable suffix towards the full name. Records of several tenants with the same value are
-// chained, so a lookup costs one probe whatever the number of tenants.
+// open-addressing table of 8-byte slots grouped in 64-byte buckets (one cache line): a lookup reads
+// one line, and a hit one record more. A slot holds 29 bits of the key's 64-bit hash as a tag,
+// three flags and the record number; the record keeps the low 32 bits of the hash, so a hit is
+// verified on 61 bits without reading the value.
+//
+// The flags make lookups that walk several keys stop early. Domains match their subdomains and are
+// looked up label by label from the right, starting at the last two labels; every proper suffix (of
+// two labels or more) of a domain indicator carries a "child" flag, so the walk goes on only where
+// there is something deeper: a random name costs one probe. The last-two-label suffix of every URL
+// indicator's host (or the host address) carries a "url" flag and that of every e-mail indicator's
+// domain an "email" flag, so that a URL or an address is looked up exactly only when its host or
+// domain has such indicators: the common URL lookup is one probe too.
+//
+// CIDRs are flattened into sorted, non-overlapping segments (IPv4 and IPv6 separately) that point at
+// the innermost covering prefix; enclosing prefixes are reached through a parent link, which works
+// because CIDRs nest or are disjoint. IPv4 segments are found through a directory of the /16s that
+// also knows the prefix covering each /16's first address, so a /16 where no segment starts needs no
+// search. Records of several tenants with the same value are chained, so a lookup costs the same
+// whatever the number of tenants.
 
 // IndexEntry is what the index needs of an indicator.
 type IndexEntry struct {
@@ -38,24 +49,29 @@ type IndexEntry struct {
 	Dead     bool // a tombstone: in a delta index it hides the base record
 }
 
+// rec is one indicator of the index (32 bytes).
 type rec struct {
 	off    uint32 // value in the arena
 	vlen   uint16
 	typ    uint8 // index in ioc.Types
-	tlp    uint8
+	flags  uint8 // TLP (low 3 bits) | recDead
 	tenant uint16
 	base   uint8
-	dead   uint8
+	_      uint8
 	ref    uint32 // seconds since epoch2000
 	until  uint32
 	meta   uint32 // index into metas
 	next   int32  // next record with the same key (another tenant), -1
-	parent int32  // CIDR: the enclosing prefix's first record, -1
-	hlo    uint32 // low 32 bits of the key hash (the slot holds the high 32)
-	id     [16]byte
+	aux    uint32 // exact records: the low 32 bits of the key hash; CIDR records: the enclosing prefix's record + 1
 }
 
-const recSize = 56
+const recSize = 32
+
+const recDead = 0x08
+
+func (x *rec) tlp() TLP      { return TLP(x.flags & 0x07) }
+func (x *rec) dead() bool    { return x.flags&recDead != 0 }
+func (x *rec) parent() int32 { return int32(x.aux) - 1 }
 
 const epoch2000 = 946684800
 
@@ -104,23 +120,52 @@ func classOf(t ioc.Type) uint64 {
 	return 0
 }
 
-func keyHash(class uint64, b []byte) uint64 {
-	return xxhash.Sum64(b) ^ (class * 0x9E3779B97F4A7C15)
-}
-
 func keyHashString(class uint64, s string) uint64 {
 	return xxhash.Sum64String(s) ^ (class * 0x9E3779B97F4A7C15)
 }
 
-// ipKey is the hashed form of an address: 4 bytes for IPv4, 16 for IPv6.
-func ipKey(a netip.Addr, buf *[16]byte) []byte {
+// mix64 is the splitmix64 finaliser: cheap, and every output bit depends on every input bit.
+func mix64(x uint64) uint64 {
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	return x ^ x>>31
+}
+
+// ip4Hash and ip6Hash are the keys of addresses (IPv4-mapped IPv6 addresses are unmapped first).
+func ip4Hash(a uint32) uint64 { return mix64(uint64(a) | kIP<<40) }
+
+func ip6Hash(hi, lo uint64) uint64 { return mix64(hi ^ mix64(lo^kIP*0x9E3779B97F4A7C15)) }
+
+func ipHash(a netip.Addr) uint64 {
+	a = a.Unmap()
 	if a.Is4() {
 		b := a.As4()
-		copy(buf[:4], b[:])
-		return buf[:4]
+		return ip4Hash(binary.BigEndian.Uint32(b[:]))
 	}
-	*buf = a.As16()
-	return buf[:16]
+	b := a.As16()
+	return ip6Hash(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
+}
+
+// Slot layout: tag (29 bits) | flags (3 bits) | record + 1 (32 bits; 0 for a flag-only slot).
+const (
+	slotTagShift = 35
+	slotChild    = uint64(1) << 32 // a domain indicator lies below this domain
+	slotURL      = uint64(1) << 33 // a URL indicator has this host (or this last-two-label suffix)
+	slotEmail    = uint64(1) << 34 // an e-mail indicator has this domain's last-two-label suffix
+	slotFlags    = slotChild | slotURL | slotEmail
+	bucketSlots  = 8
+)
+
+// suffix2 is the last two labels of a host name (the name itself when it has fewer).
+func suffix2(host string) string {
+	i := strings.LastIndexByte(host, '.')
+	if i <= 0 {
+		return host
+	}
+	j := strings.LastIndexByte(host[:i], '.')
+	return host[j+1:]
 }
 
 type meta struct {
@@ -132,17 +177,14 @@ type meta struct {
 type Index struct {
 	recs    []rec
 	arena   []byte
-	slots   []uint64
-	mask    uint64
-	filter  []uint64 // one-word blocked Bloom filter of every exact key: most absent keys stop here, in cache
-	fmask   uint64
+	slots   []uint64 // buckets of bucketSlots
+	bmask   uint64   // number of buckets - 1
 	metas   []meta
 	tenants map[string]uint16
 	tnames  []string
 
-	seg4     []uint32 // segment starts (IPv4)
-	seg4rec  []int32
-	seg4dir  []uint32 // seg4dir[b] = first segment whose start is >= b<<16 (65537 entries when seg4 is not empty)
+	seg4     []uint64 // IPv4 segments: start << 32 | innermost covering record + 1 (0: none)
+	dir4     []uint64 // per /16: first segment starting in it << 32 | record + 1 covering its first address
 	seg6hi   []uint64
 	seg6lo   []uint64
 	seg6rec  []int32
@@ -154,26 +196,28 @@ type Index struct {
 func BuildIndex(entries []IndexEntry) *Index {
 	ix := &Index{tenants: map[string]uint16{"": 0}, tnames: []string{""}}
 	metaIdx := map[string]uint32{}
-	exact := 0
+	keys, arenaSize := 0, 0
 	for i := range entries {
-		if entries[i].Type != ioc.CIDR {
-			exact++
+		e := &entries[i]
+		arenaSize += len(e.Value)
+		switch e.Type {
+		case ioc.CIDR:
+		case ioc.Domain:
+			keys += 1 + max(strings.Count(e.Value, ".")-1, 0)
+		case ioc.URL, ioc.Email:
+			keys += 2
+		default:
+			keys++
 		}
 	}
-	size := uint64(1) << bits.Len64(uint64(exact+exact/2+16))
-	ix.slots = hugeSlice[uint64](ix, int(size))
-	ix.mask = size - 1
-	fsize := uint64(1) << bits.Len64(uint64(exact/4+1)) // 16 to 32 bits per key
-	ix.filter = hugeSlice[uint64](ix, int(fsize))
-	ix.fmask = fsize - 1
+	// at most half the slots used: a bucket rarely overflows into the next line, and a missing key
+	// meets an empty slot within its own bucket
+	buckets := uint64(1) << bits.Len64(uint64(keys/(bucketSlots/2)))
+	ix.slots = hugeSlice[uint64](ix, int(buckets*bucketSlots))
+	ix.bmask = buckets - 1
 	ix.recs = hugeSlice[rec](ix, len(entries))[:0]
-	arenaSize := 0
-	for i := range entries {
-		arenaSize += len(entries[i].Value)
-	}
 	ix.arena = make([]byte, 0, arenaSize)
 	var cidrs []cidrItem
-	var kb [16]byte
 	lastMeta := -1
 	var lastSources, lastTags []string
 	for i := range entries {
@@ -198,46 +242,56 @@ func BuildIndex(entries []IndexEntry) *Index {
 			}
 			lastMeta, lastSources, lastTags = int(mi), e.Sources, e.Tags
 		}
-		base := e.Base
-		if base < 0 {
-			base = 0
-		}
-		if base > 100 {
-			base = 100
-		}
+		base := min(max(e.Base, 0), 100)
 		r := rec{off: uint32(len(ix.arena)), vlen: uint16(min(len(e.Value), math.MaxUint16)), typ: uint8(typeIdx(e.Type)),
-			tlp: uint8(e.TLP), tenant: ti, base: uint8(base), ref: toSec(e.Ref), until: toSec(e.Until), meta: mi,
-			next: -1, parent: -1}
+			flags: uint8(e.TLP) & 0x07, tenant: ti, base: uint8(base), ref: toSec(e.Ref), until: toSec(e.Until), meta: mi, next: -1}
 		if e.Dead {
-			r.dead = 1
+			r.flags |= recDead
 		}
-		r.id = uuid.NewSHA1(indicatorNamespace, []byte(string(e.Type)+":"+e.Value))
 		ix.arena = append(ix.arena, e.Value[:r.vlen]...)
 		idx := int32(len(ix.recs))
 		ix.recs = append(ix.recs, r)
-		if e.Type == ioc.CIDR {
-			p, err := netip.ParsePrefix(e.Value)
-			if err != nil {
-				continue
+		v := e.Value
+		switch e.Type {
+		case ioc.CIDR:
+			p, err := netip.ParsePrefix(v)
+			if err == nil {
+				cidrs = append(cidrs, cidrItem{p: p.Masked(), rec: idx})
 			}
-			cidrs = append(cidrs, cidrItem{p: p.Masked(), rec: idx})
 			continue
-		}
-		class := classOf(e.Type)
-		var key []byte
-		if class == kIP {
-			a, err := netip.ParseAddr(e.Value)
+		case ioc.IPv4, ioc.IPv6:
+			a, err := netip.ParseAddr(v)
 			if err != nil {
 				continue
 			}
-			key = ipKey(a.Unmap(), &kb)
-		} else {
-			key = ix.arena[r.off : r.off+uint32(r.vlen)]
+			ix.insertRec(ipHash(a), idx)
+		case ioc.Domain:
+			ix.insertRec(keyHashString(kDomain, v), idx)
+			// every proper suffix of two labels or more leads further down
+			for j := strings.IndexByte(v, '.'); j >= 0; j = strings.IndexByte(v, '.') {
+				v = v[j+1:]
+				if strings.IndexByte(v, '.') < 0 {
+					break
+				}
+				ix.insertFlags(keyHashString(kDomain, v), slotChild)
+			}
+		case ioc.URL:
+			ix.insertRec(keyHashString(kURL, v), idx)
+			if host := ioc.URLHost(v); host != "" {
+				if a, err := netip.ParseAddr(host); err == nil {
+					ix.insertFlags(ipHash(a), slotURL)
+				} else {
+					ix.insertFlags(keyHashString(kDomain, suffix2(host)), slotURL)
+				}
+			}
+		case ioc.Email:
+			ix.insertRec(keyHashString(kEmail, v), idx)
+			if at := strings.LastIndexByte(v, '@'); at >= 0 {
+				ix.insertFlags(keyHashString(kDomain, suffix2(v[at+1:])), slotEmail)
+			}
+		default:
+			ix.insertRec(keyHashString(classOf(e.Type), v), idx)
 		}
-		h := keyHash(class, key)
-		ix.recs[idx].hlo = uint32(h)
-		ix.filter[(h>>20)&ix.fmask] |= filterBits(h)
-		ix.insert(h, idx, class)
 	}
 	ix.buildCIDR(cidrs)
 	return ix
@@ -272,39 +326,113 @@ func typeIdx(t ioc.Type) int {
 	return 0
 }
 
-// insert adds record idx under hash h; a record with the same key and tenant is replaced, another
+// insertRec adds record idx under hash h: a record of the same key and tenant is replaced, another
 // tenant's is chained.
-func (ix *Index) insert(h uint64, idx int32, class uint64) {
-	tag := h >> 32
-	for i := h & ix.mask; ; i = (i + 1) & ix.mask {
-		s := ix.slots[i]
-		if s == 0 {
-			ix.slots[i] = tag<<32 | uint64(idx+1)
+func (ix *Index) insertRec(h uint64, idx int32) {
+	ix.recs[idx].aux = uint32(h)
+	tag := h >> slotTagShift
+	for b := h & ix.bmask; ; b = (b + 1) & ix.bmask {
+		for i := b * bucketSlots; i < (b+1)*bucketSlots; i++ {
+			s := ix.slots[i]
+			if s == 0 {
+				ix.slots[i] = tag<<slotTagShift | uint64(idx+1)
+				return
+			}
+			if s>>slotTagShift != tag {
+				continue
+			}
+			cur := uint32(s)
+			if cur == 0 { // a flag-only slot with the same tag: hold the record there
+				ix.slots[i] = s | uint64(idx+1)
+				return
+			}
+			head := int32(cur - 1)
+			if ix.recs[head].aux != uint32(h) {
+				continue // another key with the same tag
+			}
+			// same key: replace the record of the same tenant, else chain in front
+			prev := int32(-1)
+			for r := head; r >= 0; prev, r = r, ix.recs[r].next {
+				if ix.recs[r].tenant == ix.recs[idx].tenant {
+					ix.recs[idx].next = ix.recs[r].next
+					if prev < 0 {
+						ix.slots[i] = s&^math.MaxUint32 | uint64(idx+1)
+					} else {
+						ix.recs[prev].next = idx
+					}
+					return
+				}
+			}
+			ix.recs[idx].next = head
+			ix.slots[i] = s&^math.MaxUint32 | uint64(idx+1)
 			return
 		}
-		if s>>32 != tag {
-			continue
-		}
-		head := int32(uint32(s)) - 1
-		if ix.recs[head].hlo != uint32(h) {
-			continue
-		}
-		// same key: replace the record of the same tenant, else chain
-		prev := int32(-1)
-		for r := head; r >= 0; prev, r = r, ix.recs[r].next {
-			if ix.recs[r].tenant == ix.recs[idx].tenant {
-				ix.recs[idx].next = ix.recs[r].next
-				if prev < 0 {
-					ix.slots[i] = tag<<32 | uint64(idx+1)
-				} else {
-					ix.recs[prev].next = idx
-				}
+	}
+}
+
+// insertFlags sets flags for hash h: on a slot with its tag, or a new flag-only slot. A flag set
+// on another key's slot (a tag collision) costs a needless probe later, never a miss, because
+// lookups gather the flags of every slot with their tag.
+func (ix *Index) insertFlags(h uint64, flags uint64) {
+	tag := h >> slotTagShift
+	for b := h & ix.bmask; ; b = (b + 1) & ix.bmask {
+		for i := b * bucketSlots; i < (b+1)*bucketSlots; i++ {
+			s := ix.slots[i]
+			if s == 0 {
+				ix.slots[i] = tag<<slotTagShift | flags
+				return
+			}
+			if s>>slotTagShift == tag {
+				ix.slots[i] = s | flags
 				return
 			}
 		}
-		ix.recs[idx].next = head
-		ix.slots[i] = tag<<32 | uint64(idx+1)
-		return
+	}
+}
+
+// find returns the record (chain head) of hash h, or -1, and the flags of every slot with its tag.
+// It reads the slots up to the first empty one: usually one cache line.
+func (ix *Index) find(h uint64) (int32, uint64) {
+	tag := h >> slotTagShift
+	r := int32(-1)
+	var flags uint64
+	for b := h & ix.bmask; ; b = (b + 1) & ix.bmask {
+		bucket := ix.slots[b*bucketSlots : (b+1)*bucketSlots : (b+1)*bucketSlots]
+		for _, s := range bucket {
+			if s == 0 {
+				return r, flags
+			}
+			if s>>slotTagShift != tag {
+				continue
+			}
+			flags |= s & slotFlags
+			if idx := uint32(s); idx != 0 && r < 0 && ix.recs[idx-1].aux == uint32(h) {
+				r = int32(idx - 1)
+			}
+		}
+	}
+}
+
+// scan is find without reading any record: the record of the first slot with h's tag (-1 for
+// none) and the flags of every slot with the tag, so that a batch can load the record ahead. When
+// the record turns out not to be the key's (a tag collision), find decides.
+func (ix *Index) scan(h uint64) (int32, uint64) {
+	tag := h >> slotTagShift
+	r := int32(-1)
+	var flags uint64
+	for b := h & ix.bmask; ; b = (b + 1) & ix.bmask {
+		for _, s := range ix.slots[b*bucketSlots : (b+1)*bucketSlots : (b+1)*bucketSlots] {
+			if s == 0 {
+				return r, flags
+			}
+			if s>>slotTagShift != tag {
+				continue
+			}
+			flags |= s & slotFlags
+			if idx := uint32(s); idx != 0 && r < 0 {
+				r = int32(idx - 1)
+			}
+		}
 	}
 }
 
@@ -326,21 +454,32 @@ func (ix *Index) buildCIDR(items []cidrItem) {
 			v6 = append(v6, it)
 		}
 	}
-	ix.seg4, ix.seg4rec = ix.sweep4(v4)
-	if len(ix.seg4) > 0 {
-		ix.seg4dir = make([]uint32, 1<<16+1)
+	starts, recs := ix.sweep4(v4)
+	if len(starts) > 0 {
+		ix.seg4 = make([]uint64, len(starts))
+		for i := range starts {
+			ix.seg4[i] = uint64(starts[i])<<32 | uint64(uint32(recs[i]+1))
+		}
+		ix.dir4 = make([]uint64, 1<<16+1)
 		j := 0
+		cover := int32(-1)
 		for b := 0; b <= 1<<16; b++ {
-			for j < len(ix.seg4) && uint64(ix.seg4[j]) < uint64(b)<<16 {
+			first := uint64(b) << 16
+			for j < len(starts) && uint64(starts[j]) < first {
+				cover = recs[j]
 				j++
 			}
-			ix.seg4dir[b] = uint32(j)
+			c := cover
+			if j < len(starts) && uint64(starts[j]) == first {
+				c = recs[j]
+			}
+			ix.dir4[b] = uint64(j)<<32 | uint64(uint32(c+1))
 		}
 	}
 	ix.seg6hi, ix.seg6lo, ix.seg6rec = ix.sweep6(v6)
 }
 
-// dedupe chains same-prefix records of different tenants and returns one item per prefix.
+// dedupePrefixes chains same-prefix records of different tenants and returns one item per prefix.
 func (ix *Index) dedupePrefixes(items []cidrItem) []cidrItem {
 	sort.SliceStable(items, func(i, j int) bool {
 		a, b := items[i].p, items[j].p
@@ -377,7 +516,7 @@ func (ix *Index) dedupePrefixes(items []cidrItem) []cidrItem {
 
 func (ix *Index) setParent(head, parent int32) {
 	for r := head; r >= 0; r = ix.recs[r].next {
-		ix.recs[r].parent = parent
+		ix.recs[r].aux = uint32(parent + 1)
 	}
 }
 
@@ -506,7 +645,7 @@ func (ix *Index) Len() int { return len(ix.recs) }
 // MemoryBytes reports the index's own memory (tables, records, segments, tenant and meta tables)
 // and, separately, the arena that holds the values themselves.
 func (ix *Index) MemoryBytes() (structure, values int) {
-	structure = len(ix.slots)*8 + len(ix.filter)*8 + cap(ix.recs)*recSize + len(ix.seg4)*4 + len(ix.seg4rec)*4 + len(ix.seg4dir)*4 +
+	structure = len(ix.slots)*8 + cap(ix.recs)*recSize + len(ix.seg4)*8 + len(ix.dir4)*8 +
 		len(ix.seg6hi)*8 + len(ix.seg6lo)*8 + len(ix.seg6rec)*4
 	for _, m := range ix.metas {
 		structure += 48
@@ -521,70 +660,25 @@ func (ix *Index) MemoryBytes() (structure, values int) {
 	return structure, cap(ix.arena)
 }
 
-// probe returns the first record whose key hash equals h, or -1. Keys are identified by their full
-// 64-bit xxhash (32 bits in the slot, 32 in the record): with n indicators a lookup meets a false match
-// with probability about n/2^64 (one in 3.7 trillion lookups at 5 million indicators), which saves
-// reading the value from the arena on every probe.
-func (ix *Index) probe(h uint64) int32 {
-	if ix == nil || len(ix.slots) == 0 {
-		return -1
-	}
-	if fb := filterBits(h); ix.filter[(h>>20)&ix.fmask]&fb != fb {
-		return -1
-	}
-	tag := h >> 32
-	for i := h & ix.mask; ; i = (i + 1) & ix.mask {
-		s := ix.slots[i]
-		if s == 0 {
-			return -1
-		}
-		if s>>32 != tag {
-			continue
-		}
-		r := int32(uint32(s)) - 1
-		if ix.recs[r].hlo == uint32(h) {
-			return r
-		}
-	}
-}
-
-func filterBits(h uint64) uint64 {
-	return 1<<(h&63) | 1<<((h>>6)&63) | 1<<((h>>12)&63)
-}
-
-// recHash recomputes the key hash of record r (of key class class).
-func (ix *Index) recHash(r int32, class uint64) uint64 {
-	v := ix.value(r)
-	if class == kIP {
-		a, err := netip.ParseAddr(string(v))
-		if err != nil {
-			return 0
-		}
-		var kb [16]byte
-		return keyHash(kIP, ipKey(a.Unmap(), &kb))
-	}
-	return keyHash(class, v)
-}
-
 // cidr4 returns the innermost prefix record covering a, or -1.
 func (ix *Index) cidr4(a uint32) int32 {
-	if len(ix.seg4) == 0 {
+	if len(ix.dir4) == 0 {
 		return -1
 	}
-	// the /16 directory narrows the search to the segments starting in a's /16
-	lo, hi := int(ix.seg4dir[a>>16]), int(ix.seg4dir[a>>16+1])
+	d := ix.dir4[a>>16]
+	lo, hi := int(d>>32), int(ix.dir4[a>>16+1]>>32)
+	if lo == hi || uint32(ix.seg4[lo]>>32) > a {
+		return int32(uint32(d)) - 1 // no segment starts in this /16 at or before a
+	}
 	for lo < hi { // first start > a
 		mid := int(uint(lo+hi) >> 1)
-		if ix.seg4[mid] > a {
+		if uint32(ix.seg4[mid]>>32) > a {
 			hi = mid
 		} else {
 			lo = mid + 1
 		}
 	}
-	if lo == 0 {
-		return -1
-	}
-	return ix.seg4rec[lo-1]
+	return int32(uint32(ix.seg4[lo-1])) - 1
 }
 
 func (ix *Index) cidr6(a u128) int32 {

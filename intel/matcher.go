@@ -2,7 +2,6 @@ package intel
 
 import (
 	"encoding/binary"
-	"encoding/hex"
 	"math"
 	"net/netip"
 	"strings"
@@ -19,6 +18,9 @@ import (
 // older level's record of the same tenant and value. Apply adds one level per batch and merges the
 // deltas when there are too many (size-tiered, so a bulk load costs O(n log n), not O(n²)); Reset
 // swaps in a new base. It implements socbot.IndicatorMatcher.
+//
+// Lookup and LookupBatch are the allocation-free forms: they write compact Hits into the caller's
+// buffer; Hit.Match turns one into a socbot.IndicatorMatch when the details are wanted.
 type Matcher struct {
 	state atomic.Pointer[layers]
 	clock socbot.Clock
@@ -36,20 +38,10 @@ type layers struct {
 	deltas []*Index // oldest first
 }
 
-// levels returns every index, newest first.
-func (l *layers) newestFirst() []*Index {
-	out := make([]*Index, 0, len(l.deltas)+1)
-	for i := len(l.deltas) - 1; i >= 0; i-- {
-		out = append(out, l.deltas[i])
-	}
-	return append(out, l.base)
-}
-
 type decayParams struct {
-	life  float64 // seconds; 0 = never decays
-	inv   float64 // 1/speed
-	thr   int
-	valid bool
+	life float64 // seconds; 0 = never decays
+	inv  float64 // 1/speed
+	thr  int
 }
 
 var _ socbot.IndicatorMatcher = (*Matcher)(nil)
@@ -63,7 +55,7 @@ func NewMatcher(d Decay, clock socbot.Clock) *Matcher {
 		if sp <= 0 {
 			sp = 1
 		}
-		m.decay[i] = decayParams{life: md.Lifetime.Seconds(), inv: 1 / sp, thr: md.Threshold, valid: true}
+		m.decay[i] = decayParams{life: md.Lifetime.Seconds(), inv: 1 / sp, thr: md.Threshold}
 	}
 	m.state.Store(&layers{base: BuildIndex(nil)})
 	return m
@@ -167,47 +159,71 @@ func (m *Matcher) Stats() Stats {
 	return st
 }
 
-// query carries one Match call.
+// Why a hit matched.
+const (
+	whyExact uint8 = iota
+	whyCIDR
+	whySubdomain
+	whyURLHost
+	whyURLHostCIDR
+	whyEmailDomain
+)
+
+var whyNames = [...]string{"exact", "cidr", "subdomain", "url_host", "url_host_cidr", "email_domain"}
+
+// Hit is one match of a lookup: the indicator's record, its current score and why it matched. It
+// stays valid (and cheap) after the index has been replaced.
+type Hit struct {
+	ix    *Index
+	rec   int32
+	Obs   int32 // the observable's position in a LookupBatch
+	Score uint8 // current (decayed) score
+	why   uint8
+}
+
+// Why is how the hit matched: exact, cidr, subdomain, url_host, url_host_cidr or email_domain.
+func (h Hit) Why() string { return whyNames[h.why] }
+
+// Value is the indicator's canonical value.
+func (h Hit) Value() string { return string(h.ix.value(h.rec)) }
+
+// Type is the indicator's type.
+func (h Hit) Type() ioc.Type { return ioc.Types[h.ix.recs[h.rec].typ] }
+
+// TenantID is the indicator's owner ("" for the MSSP-wide set).
+func (h Hit) TenantID() string { return h.ix.tnames[h.ix.recs[h.rec].tenant] }
+
+// TLP is the indicator's marking.
+func (h Hit) TLP() TLP { return h.ix.recs[h.rec].tlp() }
+
+// Match is the hit's details (observed is the looked-up value): this allocates, and computes the
+// indicator's id.
+func (h Hit) Match(observed string) socbot.IndicatorMatch {
+	x := &h.ix.recs[h.rec]
+	v := h.Value()
+	t := ioc.Types[x.typ]
+	md := h.ix.metas[x.meta]
+	return socbot.IndicatorMatch{IndicatorID: IndicatorID(t, v), Type: string(t), Value: v, Matched: observed, Why: whyNames[h.why],
+		Score: int(h.Score), Sources: md.sources, TLP: x.tlp().String(), Tags: md.tags, TenantID: h.ix.tnames[x.tenant]}
+}
+
+// query carries one lookup (or one batch). It lives on the caller's stack.
 type query struct {
 	m      *Matcher
-	l      *layers
 	lvs    [maxLevels + 2]*Index // newest first; the base is last
 	nlv    int
 	tenant string
-	now    uint32
-	out    []socbot.IndicatorMatch
-	// sinkHole keeps the prefetching loads of MatchBatch from being optimised away
-	sinkHole uint64
-	// batch mode: exact-key lookups are queued and resolved together (see MatchBatch)
-	batch   bool
-	cur     int
-	outs    [][]socbot.IndicatorMatch
-	pending []pendingProbe
+	tid    [maxLevels + 2]int32 // batches: the tenant's number in each level (-2 until needed, -1 none)
+	batch  bool
+	now    uint32 // read from the clock at the first candidate hit
+	obs    int32
+	out    []Hit
 }
 
-type pendingProbe struct {
-	h                  uint64
-	key, observed, why string
-	obs                int
-}
-
-// Match looks value (an observable of type typ) up for tenantID: the tenant's own indicators and
-// the MSSP-wide ones, active (not expired, revoked or filtered) only. IPs also match covering CIDRs,
-// domains match their parent domains' indicators, URLs match exactly and through their host, e-mail
-// addresses exactly and through their domain. Sources and Tags of the results are shared: do not
-// modify them.
-func (m *Matcher) Match(tenantID string, typ socbot.ObservableType, value string) []socbot.IndicatorMatch {
-	var q query
-	m.initQuery(&q, tenantID)
-	q.dispatch(typ, value)
-	return q.out
-}
-
-// initQuery points q at the current levels, newest first (held in an array inside q, no slice into
-// itself, so that q stays on the caller's stack).
-func (m *Matcher) initQuery(q *query, tenantID string) {
+// initQuery points q at the current levels, newest first.
+func (m *Matcher) initQuery(q *query, tenantID string, dst []Hit) {
 	l := m.state.Load()
-	q.m, q.l, q.tenant = m, l, tenantID
+	q.m, q.tenant, q.out = m, tenantID, dst
 	n := 0
 	for i := len(l.deltas) - 1; i >= 0 && n < len(q.lvs)-1; i-- {
 		q.lvs[n] = l.deltas[i]
@@ -217,252 +233,267 @@ func (m *Matcher) initQuery(q *query, tenantID string) {
 	q.nlv = n + 1
 }
 
-// MatchBatch looks up many observables of one tenant at once; the result's i-th element holds the hits
-// of obs[i] (nil for none). It finds exactly what Match finds, but queues every hash-table probe of the
-// batch first and resolves them in passes (Bloom filter words, then slots, then records), so that the
-// processor overlaps the memory accesses of many lookups instead of waiting for each in turn. Triage
-// (an alert's observables) and monitor (a batch of log events) should use it.
-func (m *Matcher) MatchBatch(tenantID string, obs []socbot.Observable) [][]socbot.IndicatorMatch {
+// Match looks value (an observable of type typ) up for tenantID: the tenant's own indicators and
+// the MSSP-wide ones, active (not expired, revoked or filtered) only. IPs also match covering CIDRs,
+// domains match their parent domains' indicators, URLs match exactly and through their host, e-mail
+// addresses exactly and through their domain. Sources and Tags of the results are shared: do not
+// modify them.
+func (m *Matcher) Match(tenantID string, typ socbot.ObservableType, value string) []socbot.IndicatorMatch {
+	var buf [4]Hit
+	hits := m.Lookup(buf[:0], tenantID, typ, value)
+	if len(hits) == 0 {
+		return nil
+	}
+	out := make([]socbot.IndicatorMatch, len(hits))
+	for i, h := range hits {
+		out[i] = h.Match(value)
+	}
+	return out
+}
+
+// Lookup is Match without allocating: the hits are appended to dst.
+func (m *Matcher) Lookup(dst []Hit, tenantID string, typ socbot.ObservableType, value string) []Hit {
 	var q query
-	m.initQuery(&q, tenantID)
-	q.batch = true
-	q.outs = make([][]socbot.IndicatorMatch, len(obs))
-	q.pending = make([]pendingProbe, 0, len(obs)*3)
-	for i, o := range obs {
-		q.cur = i
-		q.dispatch(o.Type, o.Value)
-	}
-	base := q.l.base
-	if len(base.slots) > 0 {
-		// pass 1: filter words; pass 2: first slots of the survivors; then resolve
-		keep := q.pending[:0]
-		for _, p := range q.pending {
-			fb := filterBits(p.h)
-			if base.filter[(p.h>>20)&base.fmask]&fb == fb || q.nlv > 1 {
-				keep = append(keep, p)
-			}
-		}
-		var sink uint64
-		slot := make([]uint64, len(keep))
-		for i := range keep {
-			slot[i] = base.slots[keep[i].h&base.mask]
-		}
-		// pass 3: the records of first slots whose tag matches
-		for i, s := range slot {
-			if s != 0 && s>>32 == keep[i].h>>32 {
-				sink += uint64(base.recs[int32(uint32(s))-1].hlo)
-			}
-		}
-		q.sinkHole = sink
-		q.pending = keep
-	}
-	q.batch = false
-	for _, p := range q.pending {
-		q.cur = p.obs
-		q.lookup(p.h, p.key, p.observed, p.why)
-	}
-	return q.outs
+	m.initQuery(&q, tenantID, dst)
+	q.dispatch(typ, value)
+	return q.out
 }
 
 func (q *query) dispatch(typ socbot.ObservableType, value string) {
 	switch typ {
 	case socbot.ObsIP, "ipv4", "ipv6":
-		q.ip(value, value, "exact", "cidr")
+		q.ip(value, whyExact, whyCIDR)
 	case socbot.ObsDomain, socbot.ObsHost:
-		q.domain(lowerHost(value), value, "exact", "subdomain")
+		q.domain(lowerHost(value), whyExact, whySubdomain)
 	case socbot.ObsURL:
 		q.url(value)
 	case socbot.ObsMD5, socbot.ObsSHA1, socbot.ObsSHA256, "sha512":
-		q.exact(kHash, strings.ToLower(strings.TrimSpace(value)), value, "exact")
+		q.key(keyHashString(kHash, lowerTrim(value)), whyExact)
 	case socbot.ObsEmail:
-		v := strings.ToLower(strings.TrimSpace(value))
-		q.exact(kEmail, v, value, "exact")
-		if at := strings.LastIndexByte(v, '@'); at >= 0 {
-			q.domain(v[at+1:], value, "email_domain", "email_domain")
-		}
+		q.email(lowerTrim(value))
 	case "cve":
-		q.exact(kCVE, strings.ToUpper(strings.TrimSpace(value)), value, "exact")
+		q.key(keyHashString(kCVE, strings.ToUpper(strings.TrimSpace(value))), whyExact)
 	case "attack_technique":
-		q.exact(kTechnique, strings.ToUpper(strings.TrimSpace(value)), value, "exact")
+		q.key(keyHashString(kTechnique, strings.ToUpper(strings.TrimSpace(value))), whyExact)
 	}
 }
 
 func lowerHost(v string) string {
-	v = strings.TrimSuffix(strings.TrimSpace(v), ".")
-	for i := 0; i < len(v); i++ {
-		if c := v[i]; c >= 'A' && c <= 'Z' {
-			return strings.ToLower(v)
-		}
+	v = lowerTrim(v)
+	if len(v) > 0 && v[len(v)-1] == '.' {
+		v = v[:len(v)-1]
 	}
 	return v
 }
 
-func (q *query) tenantOf(ix *Index) uint16 {
-	if q.tenant == "" {
+// parseIPv4 reads a dotted quad (the common case, without netip's generality).
+func parseIPv4(s string) (uint32, bool) {
+	var a uint32
+	parts, n, digits := 0, uint32(0), 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			if digits > 0 && n == 0 { // no leading zeros
+				return 0, false
+			}
+			n = n*10 + uint32(c-'0')
+			digits++
+			if n > 255 {
+				return 0, false
+			}
+		case c == '.' && digits > 0 && parts < 3:
+			a = a<<8 | n
+			parts++
+			n, digits = 0, 0
+		default:
+			return 0, false
+		}
+	}
+	if parts != 3 || digits == 0 {
+		return 0, false
+	}
+	return a<<8 | n, true
+}
+
+// ip looks an address up exactly and in the CIDRs; it returns the flags of its key.
+func (q *query) ip(v string, why, whyCIDR uint8) uint64 {
+	a4, ok := parseIPv4(v)
+	if !ok {
+		v = strings.TrimSpace(v)
+		if a4, ok = parseIPv4(v); !ok {
+			a, err := netip.ParseAddr(v)
+			if err != nil {
+				return 0
+			}
+			a = a.Unmap()
+			if !a.Is4() {
+				b := a.As16()
+				hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+				flags := q.key(ip6Hash(hi, lo), why)
+				for li := 0; li < q.nlv; li++ {
+					if ix := q.lvs[li]; ix.prefixes > 0 {
+						q.cidrChain(li, ix.cidr6(u128{hi, lo}), whyCIDR)
+					}
+				}
+				return flags
+			}
+			b := a.As4()
+			a4 = binary.BigEndian.Uint32(b[:])
+		}
+	}
+	flags := q.key(ip4Hash(a4), why)
+	for li := 0; li < q.nlv; li++ {
+		if ix := q.lvs[li]; len(ix.dir4) > 0 {
+			q.cidrChain(li, ix.cidr4(a4), whyCIDR)
+		}
+	}
+	return flags
+}
+
+// walkable reports whether host has the two labels a domain walk starts from.
+func walkable(host string) bool {
+	i := strings.LastIndexByte(host, '.')
+	return i > 0 && i < len(host)-1
+}
+
+// domain walks host's suffixes from the last two labels, further only where an indicator lies
+// below; it returns the flags of the first suffix (url, email).
+func (q *query) domain(host string, why, whySub uint8) uint64 {
+	if !walkable(host) {
 		return 0
 	}
-	if t, ok := ix.tenants[q.tenant]; ok {
-		return t
-	}
-	return math.MaxUint16
-}
-
-func (q *query) ip(v, observed, why, whyCIDR string) {
-	a, err := netip.ParseAddr(strings.TrimSpace(v))
-	if err != nil {
-		return
-	}
-	a = a.Unmap().WithZone("")
-	var kb [16]byte
-	key := ipKey(a, &kb)
-	h := keyHash(kIP, key)
-	// the canonical form is the hit's Value; an IPv4 address that parsed is already canonical, and
-	// formatting an IPv6 one beats reading the arena
-	canon := strings.TrimSpace(v)
-	if !a.Is4() || strings.IndexByte(canon, ':') >= 0 {
-		canon = a.String()
-	}
-	q.lookup(h, canon, observed, why)
-	// CIDR containment, delta first
-	for li := 0; li < q.nlv; li++ {
-		ix := q.lvs[li]
-		if ix.prefixes == 0 {
-			continue
-		}
-		var r int32
-		if a.Is4() {
-			b := a.As4()
-			r = ix.cidr4(binary.BigEndian.Uint32(b[:]))
-		} else {
-			b := a.As16()
-			r = ix.cidr6(u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])})
-		}
-		for ; r >= 0; r = ix.recs[r].parent {
-			q.chain(li, r, "", observed, whyCIDR)
-		}
-	}
-}
-
-func (q *query) domain(v, observed, why, whySub string) {
-	if len(v) < 3 || strings.IndexByte(v, '.') < 0 {
-		return
-	}
-	// label by label from the right, skipping the bare top-level domain
-	end := len(v)
-	i := strings.LastIndexByte(v, '.')
-	for i > 0 {
-		j := strings.LastIndexByte(v[:i], '.')
-		s := v[j+1 : end]
+	i := strings.LastIndexByte(host, '.')
+	j := strings.LastIndexByte(host[:i], '.')
+	var first uint64
+	for n := 0; ; n++ {
 		w := whySub
 		if j < 0 {
 			w = why
 		}
-		q.exact(kDomain, s, observed, w)
-		i = j
+		flags := q.key(keyHashString(kDomain, host[j+1:]), w)
+		if n == 0 {
+			first = flags
+		}
+		if j < 0 || flags&slotChild == 0 {
+			return first
+		}
+		j = strings.LastIndexByte(host[:j], '.')
 	}
 }
 
 func (q *query) url(v string) {
-	v = strings.TrimSpace(v)
-	n := v
-	if !ioc.IsNormalURL(v) {
-		n = ioc.NormalizeURL(v)
-	}
-	q.exact(kURL, n, v, "exact")
-	host := ioc.URLHost(n)
+	n, host := urlParts(v)
 	if host == "" {
+		q.key(keyHashString(kURL, n), whyExact)
 		return
 	}
+	var flags uint64
 	if c := host[0]; c >= '0' && c <= '9' || strings.IndexByte(host, ':') >= 0 {
-		if _, err := netip.ParseAddr(host); err == nil {
-			q.ip(host, v, "url_host", "url_host_cidr")
-			return
+		if _, ok := parseIPv4(host); ok {
+			flags = q.ip(host, whyURLHost, whyURLHostCIDR)
+		} else if _, err := netip.ParseAddr(host); err == nil {
+			flags = q.ip(host, whyURLHost, whyURLHostCIDR)
+		} else {
+			flags = q.domain(host, whyURLHost, whyURLHost)
 		}
+	} else if walkable(host) {
+		flags = q.domain(host, whyURLHost, whyURLHost)
+	} else {
+		flags = slotURL // nothing to walk: look the URL up
 	}
-	q.domain(host, v, "url_host", "url_host")
+	if flags&slotURL != 0 {
+		q.key(keyHashString(kURL, n), whyExact)
+	}
 }
 
-func (q *query) exact(class uint64, key, observed, why string) {
-	q.lookup(keyHashString(class, key), key, observed, why)
-}
-
-// lookup probes every level for one key; key is the canonical value when the caller has it as a
-// string (it then becomes the hit's Value without copying from the arena).
-func (q *query) lookup(h uint64, key, observed, why string) {
-	if q.batch {
-		q.pending = append(q.pending, pendingProbe{h: h, key: key, observed: observed, why: why, obs: q.cur})
+func (q *query) email(v string) {
+	at := strings.LastIndexByte(v, '@')
+	if at < 0 {
+		q.key(keyHashString(kEmail, v), whyExact)
 		return
+	}
+	if !walkable(v[at+1:]) || q.domain(v[at+1:], whyEmailDomain, whyEmailDomain)&slotEmail != 0 {
+		q.key(keyHashString(kEmail, v), whyExact)
+	}
+}
+
+// key probes every level for one key and reports its acceptable records; it returns the flags the
+// levels hold for the key.
+func (q *query) key(h uint64, why uint8) uint64 {
+	if q.nlv == 1 { // no deltas: the common case
+		r, flags := q.lvs[0].find(h)
+		if r >= 0 {
+			q.chain(0, r, nil, why)
+		}
+		return flags
+	}
+	var heads [maxLevels + 2]int32
+	var flags uint64
+	for li := 0; li < q.nlv; li++ {
+		r, f := q.lvs[li].find(h)
+		heads[li] = r
+		flags |= f
 	}
 	for li := 0; li < q.nlv; li++ {
-		if r := q.lvs[li].probe(h); r >= 0 {
-			q.chain(li, r, key, observed, why)
+		if heads[li] >= 0 {
+			q.chain(li, heads[li], heads[:li], why)
 		}
 	}
+	return flags
 }
 
-// chain reports every acceptable record of one key's tenant chain in level li.
-func (q *query) chain(li int, head int32, key, observed, why string) {
+// visible reports whether a record of tenant number t of ix may be reported to the query's tenant:
+// an MSSP-wide record, or one of the tenant's own. A single lookup compares names (cheaper than a
+// map lookup); a batch looks the tenant's number up once per level.
+func (q *query) visible(ix *Index, t uint16) bool {
+	if t == 0 {
+		return true
+	}
+	if !q.batch {
+		return ix.tnames[t] == q.tenant
+	}
+	for li := 0; li < q.nlv; li++ {
+		if q.lvs[li] != ix {
+			continue
+		}
+		if q.tid[li] == -2 {
+			q.tid[li] = -1
+			if id, ok := ix.tenants[q.tenant]; ok && q.tenant != "" {
+				q.tid[li] = int32(id)
+			}
+		}
+		return int32(t) == q.tid[li]
+	}
+	return ix.tnames[t] == q.tenant
+}
+
+// chain reports the acceptable records of one key's tenant chain in level li; newer holds the chain
+// heads of the same key in the newer levels, whose records hide this level's.
+func (q *query) chain(li int, head int32, newer []int32, why uint8) {
 	ix := q.lvs[li]
-	t := q.tenantOf(ix)
 	for r := head; r >= 0; r = ix.recs[r].next {
 		x := &ix.recs[r]
-		if x.tenant != 0 && x.tenant != t {
+		if !q.visible(ix, x.tenant) {
 			continue
 		}
-		if li > 0 && q.shadowed(li, r) {
+		if len(newer) > 0 && q.hiddenExact(li, x, newer) {
 			continue
 		}
-		if x.dead != 0 {
+		if x.dead() {
 			continue
 		}
-		q.hit(ix, r, key, observed, why)
+		q.hit(ix, r, why)
 	}
 }
 
-// shadowed reports whether a level newer than li holds a version of record r of level li.
-func (q *query) shadowed(li int, r int32) bool {
-	base := q.lvs[li]
-	x := &base.recs[r]
-	tn := base.tnames[x.tenant]
-	t := ioc.Types[x.typ]
-	v := base.value(r)
-	class := classOf(t)
-	var h uint64
-	var p netip.Prefix
-	if t == ioc.CIDR {
-		var err error
-		if p, err = netip.ParsePrefix(string(v)); err != nil {
-			return false
-		}
-	} else {
-		h = base.recHash(r, class)
-	}
-	for _, d := range q.lvs[:li] {
-		dt, ok := d.tenants[tn]
-		if !ok {
-			continue
-		}
-		dr := int32(-1)
-		if t == ioc.CIDR {
-			var c int32
-			if p.Addr().Is4() {
-				b := p.Addr().As4()
-				c = d.cidr4(binary.BigEndian.Uint32(b[:]))
-			} else {
-				b := p.Addr().As16()
-				c = d.cidr6(u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])})
-			}
-			for ; c >= 0; c = d.recs[c].parent {
-				if string(d.value(c)) == string(v) {
-					dr = c
-					break
-				}
-			}
-		} else {
-			dr = d.probe(h)
-		}
-		for ; dr >= 0; dr = d.recs[dr].next {
-			if d.recs[dr].tenant == dt {
+// hiddenExact reports whether a newer level holds a version (of the same tenant) of record x.
+func (q *query) hiddenExact(li int, x *rec, newer []int32) bool {
+	tn := q.lvs[li].tnames[x.tenant]
+	for lj, head := range newer {
+		d := q.lvs[lj]
+		for r := head; r >= 0; r = d.recs[r].next {
+			if d.tnames[d.recs[r].tenant] == tn {
 				return true
 			}
 		}
@@ -470,7 +501,64 @@ func (q *query) shadowed(li int, r int32) bool {
 	return false
 }
 
-func (q *query) hit(ix *Index, r int32, key, observed, why string) {
+// cidrChain reports the covering prefixes from the innermost outwards.
+func (q *query) cidrChain(li int, r int32, why uint8) {
+	ix := q.lvs[li]
+	for ; r >= 0; r = ix.recs[r].parent() {
+		for c := r; c >= 0; c = ix.recs[c].next {
+			x := &ix.recs[c]
+			if !q.visible(ix, x.tenant) {
+				continue
+			}
+			if li > 0 && q.hiddenCIDR(li, c) {
+				continue
+			}
+			if x.dead() {
+				continue
+			}
+			q.hit(ix, c, why)
+		}
+	}
+}
+
+// hiddenCIDR reports whether a level newer than li holds a version of prefix record r of level li.
+func (q *query) hiddenCIDR(li int, r int32) bool {
+	base := q.lvs[li]
+	tn := base.tnames[base.recs[r].tenant]
+	v := base.value(r)
+	p, err := netip.ParsePrefix(string(v))
+	if err != nil {
+		return false
+	}
+	for _, d := range q.lvs[:li] {
+		dt, ok := d.tenants[tn]
+		if !ok {
+			continue
+		}
+		var c int32
+		if p.Addr().Is4() {
+			b := p.Addr().As4()
+			c = d.cidr4(binary.BigEndian.Uint32(b[:]))
+		} else {
+			b := p.Addr().As16()
+			c = d.cidr6(u128{binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])})
+		}
+		for ; c >= 0; c = d.recs[c].parent() {
+			if string(d.value(c)) != string(v) {
+				continue
+			}
+			for dr := c; dr >= 0; dr = d.recs[dr].next {
+				if d.recs[dr].tenant == dt {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// hit ages record r and reports it when it is still active.
+func (q *query) hit(ix *Index, r int32, why uint8) {
 	x := &ix.recs[r]
 	if q.now == 0 {
 		q.now = toSec(q.m.clock.Now())
@@ -478,7 +566,7 @@ func (q *query) hit(ix *Index, r int32, key, observed, why string) {
 	if x.until != 0 && q.now > x.until {
 		return
 	}
-	p := q.m.decay[x.typ]
+	p := &q.m.decay[x.typ]
 	score := int(x.base)
 	if p.life > 0 {
 		age := float64(int64(q.now) - int64(x.ref))
@@ -486,35 +574,37 @@ func (q *query) hit(ix *Index, r int32, key, observed, why string) {
 			return
 		}
 		if age > 0 {
-			score = int(math.Round(float64(x.base) * (1 - math.Pow(age/p.life, p.inv))))
+			f := age / p.life
+			switch p.inv { // the built-in speeds without math.Pow
+			case 1:
+			case 0.5:
+				f = math.Sqrt(f)
+			case 2:
+				f *= f
+			default:
+				f = math.Pow(f, p.inv)
+			}
+			score = int(math.Round(float64(x.base) * (1 - f)))
 		}
 		if score < p.thr || score <= 0 {
 			return
 		}
 	}
-	var idb [47]byte
-	copy(idb[:], "indicator--")
-	hex.Encode(idb[11:19], x.id[0:4])
-	idb[19] = '-'
-	hex.Encode(idb[20:24], x.id[4:6])
-	idb[24] = '-'
-	hex.Encode(idb[25:29], x.id[6:8])
-	idb[29] = '-'
-	hex.Encode(idb[30:34], x.id[8:10])
-	idb[34] = '-'
-	hex.Encode(idb[35:47], x.id[10:16])
-	id := string(idb[:])
-	if key == "" {
-		key = string(ix.value(r))
-	}
-	md := ix.metas[x.meta]
-	hm := socbot.IndicatorMatch{
-		IndicatorID: id, Type: string(ioc.Types[x.typ]), Value: key, Matched: observed,
-		Why: why, Score: score, Sources: md.sources, TLP: TLP(x.tlp).String(), Tags: md.tags, TenantID: ix.tnames[x.tenant],
-	}
-	if q.outs != nil {
-		q.outs[q.cur] = append(q.outs[q.cur], hm)
-		return
-	}
-	q.out = append(q.out, hm)
+	q.out = append(q.out, Hit{ix: ix, rec: r, Obs: q.obs, Score: uint8(score), why: why})
 }
+
+// MatchBatch looks up many observables of one tenant at once; the result's i-th element holds the hits
+// of obs[i] (nil for none). It finds exactly what Match finds, with the lookups' memory accesses
+// overlapped (see LookupBatch). Triage (an alert's observables) and monitor (a batch of log events)
+// should use it.
+func (m *Matcher) MatchBatch(tenantID string, obs []socbot.Observable) [][]socbot.IndicatorMatch {
+	b := batchers.Get().(*Batcher)
+	defer batchers.Put(b)
+	out := make([][]socbot.IndicatorMatch, len(obs))
+	for _, h := range m.LookupBatch(b, tenantID, obs) {
+		out[h.Obs] = append(out[h.Obs], h.Match(obs[h.Obs].Value))
+	}
+	return out
+}
+
+var batchers = sync.Pool{New: func() any { return new(Batcher) }}

@@ -99,8 +99,25 @@ func SyntheticQueries(entries []IndexEntry, n int, seed uint64) []Observation {
 }
 
 // SyntheticQueriesRatio is SyntheticQueries with the share of values taken from the set given (the
-// rest are random values, nearly all absent).
+// rest are random values, nearly all absent). The values are substrings of one buffer, in order, as
+// a parser hands out the fields of the log lines or alerts it reads.
 func SyntheticQueriesRatio(entries []IndexEntry, n int, seed uint64, present float64) []Observation {
+	out := syntheticQueries(entries, n, seed, present)
+	var b strings.Builder
+	for _, o := range out {
+		b.WriteString(o.Value)
+	}
+	all := b.String()
+	off := 0
+	for i := range out {
+		l := len(out[i].Value)
+		out[i].Value = all[off : off+l]
+		off += l
+	}
+	return out
+}
+
+func syntheticQueries(entries []IndexEntry, n int, seed uint64, present float64) []Observation {
 	r := rand.New(rand.NewPCG(seed, seed^0xfeed))
 	out := make([]Observation, n)
 	for i := range out {
