@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 
 	"github.com/knadh/koanf/parsers/yaml"
@@ -104,20 +105,51 @@ func loadConfig(g *Globals, sf storeFlags, apply func(k *koanf.Koanf)) (Config, 
 	return cfg, nil
 }
 
-// envKey maps SOCBOT_SMTP_HOST to smtp.host and SOCBOT_CONSOLE_URL to console_url; list values
-// (SOCBOT_BOTS) are comma-separated. SOCBOT_CONFIG, SOCBOT_LOG_* are flags, not configuration.
+// envKey maps SOCBOT_* variables to configuration keys. A whole top-level key wins
+// (SOCBOT_CONSOLE_URL is console_url); otherwise a section name followed by '_' nests one level
+// (SOCBOT_SMTP_HOST is smtp.host, SOCBOT_CONSOLE_SECURE_COOKIES is console.secure_cookies), and a double
+// underscore nests explicitly at any depth (SOCBOT_CONSOLE__OIDC__ISSUER is console.oidc.issuer). List
+// values (SOCBOT_BOTS) are comma-separated. SOCBOT_CONFIG and SOCBOT_LOG_* are flags, not configuration.
 func envKey(k, v string) (string, any) {
 	key := strings.ToLower(strings.TrimPrefix(k, "SOCBOT_"))
 	switch key {
-	case "config", "log_level", "log_format":
+	case "config", "log_level", "log_format", "url", "token", "chromium_test":
 		return "", nil
 	case "bots":
 		return key, strings.Split(v, ",")
 	}
-	if rest, ok := strings.CutPrefix(key, "smtp_"); ok {
-		return "smtp." + rest, v
+	if strings.Contains(key, "__") {
+		return strings.ReplaceAll(key, "__", "."), v
+	}
+	top, sections := configKeys()
+	if top[key] {
+		return key, v
+	}
+	for _, sec := range sections {
+		if rest, ok := strings.CutPrefix(key, sec+"_"); ok {
+			return sec + "." + rest, v
+		}
 	}
 	return key, v
+}
+
+// configKeys lists Config's top-level keys and, of those, the ones that are sections (structs).
+func configKeys() (map[string]bool, []string) {
+	top := map[string]bool{}
+	var sections []string
+	t := reflect.TypeOf(Config{})
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("koanf")
+		if tag == "" {
+			continue
+		}
+		top[tag] = true
+		if f.Type.Kind() == reflect.Struct {
+			sections = append(sections, tag)
+		}
+	}
+	return top, sections
 }
 
 func firstNonEmpty(v ...string) string {

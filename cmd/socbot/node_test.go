@@ -142,6 +142,8 @@ func TestConfigSources(t *testing.T) {
 	t.Setenv("SOCBOT_NATS", "nats://env:4222")
 	t.Setenv("SOCBOT_SMTP_FROM", "soc@env.example")
 	t.Setenv("SOCBOT_CONSOLE_URL", "https://env.example")
+	t.Setenv("SOCBOT_CONSOLE_SECURE_COOKIES", "true")
+	t.Setenv("SOCBOT_CONSOLE__OIDC__ISSUER", "https://login.env.example")
 	cmd := &serveCmd{storeFlags: storeFlags{Data: dir}, Listen: "127.0.0.1:9100"}
 	cfg, err := loadConfig(&Globals{}, cmd.storeFlags, cmd.apply)
 	if err != nil {
@@ -159,6 +161,9 @@ func TestConfigSources(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("%s: got %q, want %q", c.name, c.got, c.want)
 		}
+	}
+	if !cfg.Console.SecureCookies || cfg.Console.OIDC.Issuer != "https://login.env.example" {
+		t.Errorf("console from env: secure cookies %v, issuer %q", cfg.Console.SecureCookies, cfg.Console.OIDC.Issuer)
 	}
 	if cfg.SMTP.Port != 2525 {
 		t.Errorf("smtp port %d", cfg.SMTP.Port)
