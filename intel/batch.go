@@ -73,10 +73,6 @@ const (
 func (m *Matcher) LookupBatch(b *Batcher, tenantID string, obs []socbot.Observable) []Hit {
 	var q query
 	m.initQuery(&q, tenantID, b.hits[:0])
-	q.batch = true
-	for i := range q.tid {
-		q.tid[i] = -2
-	}
 	base := q.lvs[q.nlv-1]
 	for start := 0; start < len(obs); start += batchChunk {
 		end := min(start+batchChunk, len(obs))
@@ -112,8 +108,8 @@ func (m *Matcher) LookupBatch(b *Batcher, tenantID string, obs []socbot.Observab
 					prefetch(uintptr(unsafe.Pointer(&base.recs[p.cand])))
 				}
 				if p.kind == probeIP4 && len(base.dir4) > 0 {
-					if lo := base.dir4[p.a4>>16] >> 32; lo < uint64(len(base.seg4)) {
-						prefetch(uintptr(unsafe.Pointer(&base.seg4[lo])))
+					if d := base.dir4[p.a4>>16]; d&dirCarry == 0 {
+						prefetch(uintptr(unsafe.Pointer(&base.seg4[d])))
 					}
 				}
 			}

@@ -661,11 +661,18 @@ func (e *Engine) Flush(ctx context.Context) error {
 	return e.RecordSightings(ctx, p)
 }
 
-// Run flushes buffered sightings every interval until ctx ends (then flushes once more).
+// Run flushes buffered sightings every interval until ctx ends (then flushes once more), and keeps
+// the match index's clock (Matcher.RunClock, four times a second).
 func (e *Engine) Run(ctx context.Context, interval time.Duration) error {
 	if interval <= 0 {
 		interval = time.Second
 	}
+	clockDone := make(chan struct{})
+	go func() {
+		defer close(clockDone)
+		e.matcher.RunClock(ctx, 250*time.Millisecond)
+	}()
+	defer func() { <-clockDone }()
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {

@@ -184,7 +184,8 @@ type Index struct {
 	tnames  []string
 
 	seg4     []uint64 // IPv4 segments: start << 32 | innermost covering record + 1 (0: none)
-	dir4     []uint64 // per /16: first segment starting in it << 32 | record + 1 covering its first address
+	dir4     []uint32 // per /16: its first segment (one starts at every such /16), or dirCarry | record + 1
+	//                    covering the whole /16 when no segment starts in it
 	seg6hi   []uint64
 	seg6lo   []uint64
 	seg6rec  []int32
@@ -391,49 +392,72 @@ func (ix *Index) insertFlags(h uint64, flags uint64) {
 }
 
 // find returns the record (chain head) of hash h, or -1, and the flags of every slot with its tag.
-// It reads the slots up to the first empty one: usually one cache line.
+// It reads the slots up to the first empty one: usually one cache line (see scan).
 func (ix *Index) find(h uint64) (int32, uint64) {
 	tag := h >> slotTagShift
 	r := int32(-1)
 	var flags uint64
 	for b := h & ix.bmask; ; b = (b + 1) & ix.bmask {
-		bucket := ix.slots[b*bucketSlots : (b+1)*bucketSlots : (b+1)*bucketSlots]
-		for _, s := range bucket {
-			if s == 0 {
-				return r, flags
-			}
-			if s>>slotTagShift != tag {
-				continue
-			}
+		bk := (*[bucketSlots]uint64)(ix.slots[b*bucketSlots : (b+1)*bucketSlots])
+		var match, empty uint
+		for i, s := range bk {
+			match |= b2u(s>>slotTagShift == tag) << i
+			empty |= b2u(s == 0) << i
+		}
+		if empty != 0 {
+			match &= empty&-empty - 1
+		}
+		for m := match; m != 0; m &= m - 1 {
+			s := bk[bits.TrailingZeros(m)]
 			flags |= s & slotFlags
 			if idx := uint32(s); idx != 0 && r < 0 && ix.recs[idx-1].aux == uint32(h) {
 				r = int32(idx - 1)
 			}
+		}
+		if empty != 0 {
+			return r, flags
 		}
 	}
 }
 
 // scan is find without reading any record: the record of the first slot with h's tag (-1 for
 // none) and the flags of every slot with the tag, so that a batch can load the record ahead. When
-// the record turns out not to be the key's (a tag collision), find decides.
+// the record turns out not to be the key's (a tag collision), find decides. A bucket is examined
+// without branches on the slots' contents: which slots hold the tag and which are empty become bit
+// masks, and only the slots before the first empty one count (a key never lies beyond the first
+// empty slot of its probe sequence).
 func (ix *Index) scan(h uint64) (int32, uint64) {
 	tag := h >> slotTagShift
 	r := int32(-1)
 	var flags uint64
 	for b := h & ix.bmask; ; b = (b + 1) & ix.bmask {
-		for _, s := range ix.slots[b*bucketSlots : (b+1)*bucketSlots : (b+1)*bucketSlots] {
-			if s == 0 {
-				return r, flags
-			}
-			if s>>slotTagShift != tag {
-				continue
-			}
+		bk := (*[bucketSlots]uint64)(ix.slots[b*bucketSlots : (b+1)*bucketSlots])
+		var match, empty uint
+		for i, s := range bk {
+			match |= b2u(s>>slotTagShift == tag) << i
+			empty |= b2u(s == 0) << i
+		}
+		if empty != 0 {
+			match &= empty&-empty - 1 // before the first empty slot
+		}
+		for m := match; m != 0; m &= m - 1 {
+			s := bk[bits.TrailingZeros(m)]
 			flags |= s & slotFlags
 			if idx := uint32(s); idx != 0 && r < 0 {
 				r = int32(idx - 1)
 			}
 		}
+		if empty != 0 {
+			return r, flags
+		}
 	}
+}
+
+func b2u(b bool) uint {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (ix *Index) value(r int32) []byte {
@@ -456,24 +480,26 @@ func (ix *Index) buildCIDR(items []cidrItem) {
 	}
 	starts, recs := ix.sweep4(v4)
 	if len(starts) > 0 {
-		ix.seg4 = make([]uint64, len(starts))
-		for i := range starts {
-			ix.seg4[i] = uint64(starts[i])<<32 | uint64(uint32(recs[i]+1))
-		}
-		ix.dir4 = make([]uint64, 1<<16+1)
+		// every /16 where segments start gets one at its first address, so that a lookup never
+		// looks before its /16; a /16 without any keeps the prefix covering it in the directory
+		ix.dir4 = make([]uint32, 1<<16)
+		ix.seg4 = make([]uint64, 0, len(starts)+len(starts)/2)
 		j := 0
 		cover := int32(-1)
-		for b := 0; b <= 1<<16; b++ {
-			first := uint64(b) << 16
-			for j < len(starts) && uint64(starts[j]) < first {
+		for b := 0; b < 1<<16; b++ {
+			first := uint32(b) << 16
+			if j == len(starts) || starts[j]>>16 != uint32(b) {
+				ix.dir4[b] = dirCarry | uint32(cover+1)
+				continue
+			}
+			ix.dir4[b] = uint32(len(ix.seg4))
+			if starts[j] != first {
+				ix.seg4 = append(ix.seg4, uint64(first)<<32|uint64(uint32(cover+1)))
+			}
+			for ; j < len(starts) && starts[j]>>16 == uint32(b); j++ {
+				ix.seg4 = append(ix.seg4, uint64(starts[j])<<32|uint64(uint32(recs[j]+1)))
 				cover = recs[j]
-				j++
 			}
-			c := cover
-			if j < len(starts) && uint64(starts[j]) == first {
-				c = recs[j]
-			}
-			ix.dir4[b] = uint64(j)<<32 | uint64(uint32(c+1))
 		}
 	}
 	ix.seg6hi, ix.seg6lo, ix.seg6rec = ix.sweep6(v6)
@@ -645,7 +671,7 @@ func (ix *Index) Len() int { return len(ix.recs) }
 // MemoryBytes reports the index's own memory (tables, records, segments, tenant and meta tables)
 // and, separately, the arena that holds the values themselves.
 func (ix *Index) MemoryBytes() (structure, values int) {
-	structure = len(ix.slots)*8 + cap(ix.recs)*recSize + len(ix.seg4)*8 + len(ix.dir4)*8 +
+	structure = len(ix.slots)*8 + cap(ix.recs)*recSize + len(ix.seg4)*8 + len(ix.dir4)*4 +
 		len(ix.seg6hi)*8 + len(ix.seg6lo)*8 + len(ix.seg6rec)*4
 	for _, m := range ix.metas {
 		structure += 48
@@ -660,25 +686,36 @@ func (ix *Index) MemoryBytes() (structure, values int) {
 	return structure, cap(ix.arena)
 }
 
+const dirCarry = 1 << 31
+
 // cidr4 returns the innermost prefix record covering a, or -1.
 func (ix *Index) cidr4(a uint32) int32 {
 	if len(ix.dir4) == 0 {
 		return -1
 	}
 	d := ix.dir4[a>>16]
-	lo, hi := int(d>>32), int(ix.dir4[a>>16+1]>>32)
-	if lo == hi || uint32(ix.seg4[lo]>>32) > a {
-		return int32(uint32(d)) - 1 // no segment starts in this /16 at or before a
+	if d&dirCarry != 0 {
+		return int32(d&^dirCarry) - 1 // no segment starts in this /16
 	}
-	for lo < hi { // first start > a
+	// the /16's segments start at d (at the /16's first address): the last one starting at or before
+	// a, found by galloping then bisecting, so that a dense /16 costs a logarithm of its own size
+	lo, step := int(d), 1
+	hi := lo + 1
+	for hi < len(ix.seg4) && uint32(ix.seg4[hi]>>32) <= a {
+		lo = hi
+		step *= 2
+		hi = lo + step
+	}
+	hi = min(hi, len(ix.seg4))
+	for hi-lo > 1 { // seg4[lo].start <= a < seg4[hi].start
 		mid := int(uint(lo+hi) >> 1)
-		if uint32(ix.seg4[mid]>>32) > a {
-			hi = mid
+		if uint32(ix.seg4[mid]>>32) <= a {
+			lo = mid
 		} else {
-			lo = mid + 1
+			hi = mid
 		}
 	}
-	return int32(uint32(ix.seg4[lo-1])) - 1
+	return int32(uint32(ix.seg4[lo])) - 1
 }
 
 func (ix *Index) cidr6(a u128) int32 {

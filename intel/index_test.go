@@ -247,14 +247,23 @@ func TestIndexTagCollisions(t *testing.T) {
 	if r, _ := ix.find(tag | 3<<8 | 1); r != -1 {
 		t.Fatal("a third key with the same tag found a record")
 	}
-	// a full bucket spills into the next one
+	// a full bucket spills into the next one; flags of the same key in both buckets add up
 	for i := 0; i < bucketSlots+3; i++ {
 		ix.insertFlags(uint64(i+1)<<slotTagShift|2, slotEmail)
 	}
+	spilled := uint64(bucketSlots+2)<<slotTagShift | 2
+	ix.slots[2*bucketSlots] |= slotChild // the first-bucket slot of key 1 ...
+	ix.slots[3*bucketSlots+3] = spilled | slotURL
 	for i := 0; i < bucketSlots+3; i++ {
-		if _, f := ix.find(uint64(i+1)<<slotTagShift | 2); f&slotEmail == 0 {
-			t.Fatalf("spilled key %d lost its flag", i)
+		h := uint64(i+1)<<slotTagShift | 2
+		_, f := ix.find(h)
+		_, g := ix.scan(h)
+		if f&slotEmail == 0 || f != g {
+			t.Fatalf("spilled key %d: find flags %x, scan flags %x", i, f, g)
 		}
+	}
+	if _, f := ix.scan(spilled); f&slotURL == 0 {
+		t.Fatal("scan lost the flags of the next bucket")
 	}
 }
 
