@@ -183,8 +183,8 @@ type Index struct {
 	tenants map[string]uint16
 	tnames  []string
 
-	seg4     []uint64 // IPv4 segments: start << 32 | innermost covering record + 1 (0: none)
-	dir4     []uint32 // per /16: its first segment (one starts at every such /16), or dirCarry | record + 1
+	seg4 []uint64 // IPv4 segments: start << 32 | innermost covering record + 1 (0: none)
+	dir4 []uint32 // per /16: its first segment (one starts at every such /16), or dirCarry | record + 1
 	//                    covering the whole /16 when no segment starts in it
 	seg6hi   []uint64
 	seg6lo   []uint64
