@@ -45,15 +45,10 @@ const nameSep = "\x1f"
 
 // cleanText makes s storable as TEXT on PostgreSQL (valid UTF-8, no NUL), leaving clean text as is.
 func cleanText(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == 0 || c >= utf8.RuneSelf {
-			if !utf8.ValidString(s) {
-				s = strings.ToValidUTF8(s, "\uFFFD")
-			}
-			return strings.ReplaceAll(s, "\x00", "")
-		}
+	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) { // both vectorised: the common case is cheap
+		return s
 	}
-	return s
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
 }
 
 // usOrZero stores a time as microseconds, the zero time as 0.
@@ -80,44 +75,71 @@ func timeOrZero(v int64) time.Time {
 //
 // and each source: n name, r reliability, c confidence, f first seen, l last seen, ref, d disabled,
 // v valid until.
-type docWriter struct{ b strings.Builder }
+type docWriter struct{ b []byte }
 
 func (w *docWriter) key(k string, first bool) {
 	if !first {
-		w.b.WriteByte(',')
+		w.b = append(w.b, ',')
 	}
-	w.b.WriteByte('"')
-	w.b.WriteString(k)
-	w.b.WriteString(`":`)
+	w.b = append(w.b, '"')
+	w.b = append(w.b, k...)
+	w.b = append(w.b, '"', ':')
 }
 
 func (w *docWriter) int(k string, v int64, first bool) {
 	w.key(k, first)
-	w.b.WriteString(strconv.FormatInt(v, 10))
+	w.b = strconv.AppendInt(w.b, v, 10)
 }
 
 func (w *docWriter) str(k, v string) {
 	w.key(k, false)
-	writeJSONString(&w.b, cleanText(v))
+	w.b = appendJSONString(w.b, cleanText(v))
+}
+
+// appendJSONString appends s as a JSON string (escaping as writeJSONString does).
+func appendJSONString(b []byte, s string) []byte {
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+			continue
+		}
+		b = append(b, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			b = append(b, '\\', c)
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		default:
+			b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+		}
+		start = i + 1
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }
 
 func (w *docWriter) doc(in *intel.Indicator) string {
-	w.b.Reset()
-	w.b.WriteByte('{')
+	w.b = append(w.b[:0], '{')
 	w.int("fs", usOrZero(in.FirstSeen), true)
 	w.int("ls", usOrZero(in.LastSeen), false)
 	w.int("c", int64(in.Confidence), false)
 	w.int("cr", usOrZero(in.Created), false)
 	w.key("s", false)
-	w.b.WriteByte('[')
+	w.b = append(w.b, '[')
 	for i := range in.Sources {
 		x := &in.Sources[i]
 		if i > 0 {
-			w.b.WriteByte(',')
+			w.b = append(w.b, ',')
 		}
-		w.b.WriteByte('{')
+		w.b = append(w.b, '{')
 		w.key("n", true)
-		writeJSONString(&w.b, cleanText(x.Name))
+		w.b = appendJSONString(w.b, cleanText(x.Name))
 		w.int("r", int64(x.Reliability), false)
 		w.int("c", int64(x.Confidence), false)
 		w.int("f", usOrZero(x.FirstSeen), false)
@@ -126,28 +148,28 @@ func (w *docWriter) doc(in *intel.Indicator) string {
 			w.str("ref", x.Ref)
 		}
 		if x.Disabled {
-			w.b.WriteString(`,"d":true`)
+			w.b = append(w.b, `,"d":true`...)
 		}
 		if !x.ValidUntil.IsZero() {
 			w.int("v", usOrZero(x.ValidUntil), false)
 		}
-		w.b.WriteByte('}')
+		w.b = append(w.b, '}')
 	}
-	w.b.WriteByte(']')
+	w.b = append(w.b, ']')
 	if len(in.KillChain) > 0 {
 		w.key("kc", false)
-		w.b.WriteByte('[')
+		w.b = append(w.b, '[')
 		for i, k := range in.KillChain {
 			if i > 0 {
-				w.b.WriteByte(',')
+				w.b = append(w.b, ',')
 			}
-			w.b.WriteString(`{"kill_chain_name":`)
-			writeJSONString(&w.b, cleanText(k.KillChain))
-			w.b.WriteString(`,"phase_name":`)
-			writeJSONString(&w.b, cleanText(k.Phase))
-			w.b.WriteByte('}')
+			w.b = append(w.b, `{"kill_chain_name":`...)
+			w.b = appendJSONString(w.b, cleanText(k.KillChain))
+			w.b = append(w.b, `,"phase_name":`...)
+			w.b = appendJSONString(w.b, cleanText(k.Phase))
+			w.b = append(w.b, '}')
 		}
-		w.b.WriteByte(']')
+		w.b = append(w.b, ']')
 	}
 	if in.Description != "" {
 		w.str("d", in.Description)
@@ -165,13 +187,13 @@ func (w *docWriter) doc(in *intel.Indicator) string {
 		w.int("fp", int64(in.FalsePos), false)
 	}
 	if in.Revoked {
-		w.b.WriteString(`,"r":true`)
+		w.b = append(w.b, `,"r":true`...)
 	}
 	if in.FilteredBy != "" {
 		w.str("f", in.FilteredBy)
 	}
-	w.b.WriteByte('}')
-	return w.b.String()
+	w.b = append(w.b, '}')
+	return string(w.b)
 }
 
 func cleanStrings(v []string) []string {
@@ -370,42 +392,61 @@ func decodeStrings(p *fastjson.Parser, s string) []string {
 	return out
 }
 
-// GetIndicators implements intel.Store: one primary-key query for every id.
+// GetIndicators implements intel.Store: primary-key lookups, many ids per prepared statement
+// (PostgreSQL: one array parameter; SQLite: IN lists of intelGetChunk, the last one padded with a
+// repeated id).
 func (s *Store) GetIndicators(ctx context.Context, tenantID string, ids []string) ([]intel.Indicator, error) {
 	const op = "sqlstore.GetIndicators"
 	if len(ids) == 0 {
 		return nil, nil
 	}
-	var query string
-	var list any
-	if s.engine == Postgres {
-		query = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id = ANY(?)`
-		list = ids
-	} else {
-		query = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))`
-		list = jsStrings(ids)
-	}
-	st, err := s.readStmt(ctx, query)
-	if err != nil {
-		return nil, dbErr(op, err)
-	}
-	rows, err := st.QueryContext(ctx, tenantID, list)
-	if err != nil {
-		return nil, dbErr(op, err)
-	}
-	defer rows.Close()
 	p := intelParsers.Get()
 	defer intelParsers.Put(p)
-	out := make([]intel.Indicator, 0, len(ids))
-	for rows.Next() {
-		in, err := scanIndicator(rows, p)
+	out := make([]intel.Indicator, 0, min(len(ids), 1024))
+	read := func(st *sql.Stmt, args ...any) error {
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return dbErr(op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			in, err := scanIndicator(rows, p)
+			if err != nil {
+				return dbErr(op, err)
+			}
+			out = append(out, in)
+		}
+		return dbErr(op, rows.Err())
+	}
+	if s.engine == Postgres {
+		st, err := s.readStmt(ctx, `SELECT `+intelCols+` FROM intel_indicators WHERE tenant_id = ? AND id = ANY(?)`)
 		if err != nil {
 			return nil, dbErr(op, err)
 		}
-		out = append(out, in)
+		return out, read(st, tenantID, ids)
 	}
-	return out, dbErr(op, rows.Err())
+	st, err := s.readStmt(ctx, intelGetSQL)
+	if err != nil {
+		return nil, dbErr(op, err)
+	}
+	args := make([]any, 1+intelGetChunk)
+	args[0] = tenantID
+	for start := 0; start < len(ids); start += intelGetChunk {
+		chunk := ids[start:min(start+intelGetChunk, len(ids))]
+		for i := 0; i < intelGetChunk; i++ {
+			args[1+i] = chunk[min(i, len(chunk)-1)]
+		}
+		if err := read(st, args...); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
+
+const intelGetChunk = 250
+
+var intelGetSQL = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id IN (` +
+	strings.TrimSuffix(strings.Repeat("?,", intelGetChunk), ",") + `)`
 
 // readStmt returns query prepared on the database (outside any transaction), cached.
 func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {

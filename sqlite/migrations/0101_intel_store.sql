@@ -27,7 +27,7 @@ CREATE TABLE intel_indicators (
     tags          TEXT NOT NULL,  -- JSON array
     doc           TEXT NOT NULL,  -- everything else as JSON (see sqlstore/intel.go): sources, seen times, confidence...
     PRIMARY KEY (tenant_id, id)
-) WITHOUT ROWID;
+);
 -- TAXII paging and "changed since" (keyset on modified, id).
 CREATE INDEX intel_indicators_modified ON intel_indicators(tenant_id, modified, id);
 
