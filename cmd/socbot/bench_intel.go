@@ -36,7 +36,7 @@ type benchIntelCmd struct {
 	Parts      []string `help:"Which figures to measure: index, feed, extract (comma list)." default:"index,feed,extract" enum:"index,feed,extract"`
 	CPUProfile string   `help:"Write a CPU profile of the whole run to this file." placeholder:"FILE" type:"path"`
 	Store      string   `help:"Store of the import figure: sql (SQLite in a temporary directory, or --db) or memory." enum:"sql,memory" default:"sql"`
-	DB         string   `help:"Measure the import into this database instead (postgres://... or sqlite:PATH); its bench tenant's indicators are deleted first." placeholder:"URL"`
+	DB         string   `help:"Measure the import into this database instead (postgres://... or sqlite:PATH): give it a database of its own, socbot's migrations are applied to it and the bench tenant's indicators deleted first." placeholder:"URL"`
 }
 
 func (c *benchIntelCmd) Help() string {
