@@ -35,6 +35,7 @@ type intelCmd struct {
 	Import  intelImportCmd  `cmd:"" help:"Import feeds (files or URLs) of any supported format into the indicator store."`
 	Match   intelMatchCmd   `cmd:"" help:"Look values up in the indicator store and print the hits as JSON lines."`
 	Export  intelExportCmd  `cmd:"" help:"Export active indicators as a STIX 2.1 bundle, a MISP event or a firewall list."`
+	Feed    intelFeedCmd    `cmd:"" help:"Manage the feeds socbot serve collects: add, list, delete, run now."`
 }
 
 // intelStore opens the database the indicators live in (the data directory's SQLite, or --db), as
