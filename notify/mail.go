@@ -21,7 +21,16 @@ import (
 
 // sendMail delivers the notice by SMTP: multipart/alternative with a plain-text and an HTML part.
 func (d *Dispatcher) sendMail(ctx context.Context, ch socbot.Channel, n socbot.Notification, m message) error {
-	cfg := d.cfg.SMTP
+	return deliver(ctx, d.cfg.SMTP, d.cfg.Timeout, strings.Split(ch.Target, ","), func(from *mail.Address, to []string) []byte {
+		return buildMail(from, to, n, m, d.clock.Now())
+	})
+}
+
+// deliver runs one SMTP exchange with the relay of cfg: connect (TLS, or STARTTLS when offered or
+// required), authenticate if configured, and send the message build writes for the parsed sender and
+// recipients. Errors that retrying cannot fix (bad addresses, refused authentication, 5xx replies) are
+// permanent.
+func deliver(ctx context.Context, cfg SMTPConfig, timeout time.Duration, recipients []string, build func(from *mail.Address, to []string) []byte) error {
 	if cfg.Host == "" {
 		return fmt.Errorf("no SMTP server configured (smtp.host)")
 	}
@@ -30,12 +39,15 @@ func (d *Dispatcher) sendMail(ctx context.Context, ch socbot.Channel, n socbot.N
 		return permanent{fmt.Errorf("smtp.from %q is not an address", cfg.From)}
 	}
 	var to []string
-	for _, a := range strings.Split(ch.Target, ",") {
+	for _, a := range recipients {
 		addr, err := mail.ParseAddress(strings.TrimSpace(a))
 		if err != nil {
 			return permanent{fmt.Errorf("recipient %q is not an address", a)}
 		}
 		to = append(to, addr.Address)
+	}
+	if len(to) == 0 {
+		return permanent{fmt.Errorf("no recipients")}
 	}
 	port := cfg.Port
 	if port == 0 {
@@ -44,11 +56,16 @@ func (d *Dispatcher) sendMail(ctx context.Context, ch socbot.Channel, n socbot.N
 			port = 25
 		}
 	}
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	addr := net.JoinHostPort(cfg.Host, strconv.Itoa(port))
-	dialer := &net.Dialer{Timeout: d.cfg.Timeout}
+	dialer := &net.Dialer{Timeout: timeout}
 	var conn net.Conn
 	if cfg.TLS == "tls" {
-		conn, err = tls.DialWithDialer(dialer, "tcp", addr, &tls.Config{ServerName: cfg.Host, MinVersion: tls.VersionTLS12})
+		conn, err = (&tls.Dialer{NetDialer: dialer, Config: &tls.Config{ServerName: cfg.Host, MinVersion: tls.VersionTLS12}}).DialContext(ctx, "tcp", addr)
 	} else {
 		conn, err = dialer.DialContext(ctx, "tcp", addr)
 	}
@@ -86,7 +103,7 @@ func (d *Dispatcher) sendMail(ctx context.Context, ch socbot.Channel, n socbot.N
 		}
 	}
 	if err := c.Mail(from.Address); err != nil {
-		return err
+		return smtpErr(err)
 	}
 	for _, rcpt := range to {
 		if err := c.Rcpt(rcpt); err != nil {
@@ -97,7 +114,7 @@ func (d *Dispatcher) sendMail(ctx context.Context, ch socbot.Channel, n socbot.N
 	if err != nil {
 		return err
 	}
-	if _, err := w.Write(buildMail(from, to, n, m, d.clock.Now())); err != nil {
+	if _, err := w.Write(build(from, to)); err != nil {
 		return err
 	}
 	if err := w.Close(); err != nil {
