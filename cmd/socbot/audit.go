@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/sqlstore"
 )
 
 func init() {
@@ -23,28 +23,20 @@ type auditVerifyCmd struct {
 }
 
 func (c *auditVerifyCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	cfg, err := loadConfig(g, c.storeFlags, nil)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, cfg, g.Logger(), socbot.SystemClock{})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	n, problems, err := s.VerifyAudit(ctx)
-	if err != nil {
-		return err
-	}
-	if len(problems) == 0 {
-		fmt.Printf("audit log intact: %d entries verified\n", n)
-		return nil
-	}
-	for _, p := range problems {
-		fmt.Printf("entry %d: %s\n", p.Seq, p.Reason)
-	}
-	return fmt.Errorf("audit log tampered with: %d problem(s) in %d entries", len(problems), n)
+	return withStore(g, c.storeFlags, func(ctx context.Context, s *sqlstore.Store) error {
+		n, problems, err := s.VerifyAudit(ctx)
+		if err != nil {
+			return err
+		}
+		if len(problems) == 0 {
+			fmt.Printf("audit log intact: %d entries verified\n", n)
+			return nil
+		}
+		for _, p := range problems {
+			fmt.Printf("entry %d: %s\n", p.Seq, p.Reason)
+		}
+		return fmt.Errorf("audit log tampered with: %d problem(s) in %d entries", len(problems), n)
+	})
 }
 
 type auditListCmd struct {
@@ -55,23 +47,15 @@ type auditListCmd struct {
 }
 
 func (c *auditListCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	cfg, err := loadConfig(g, c.storeFlags, nil)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, cfg, g.Logger(), socbot.SystemClock{})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	list, err := s.AuditEntries(ctx, c.Tenant, c.After, c.Limit)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(os.Stdout)
-	for _, e := range list {
-		_ = enc.Encode(e)
-	}
-	return nil
+	return withStore(g, c.storeFlags, func(ctx context.Context, s *sqlstore.Store) error {
+		list, err := s.AuditEntries(ctx, c.Tenant, c.After, c.Limit)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(os.Stdout)
+		for _, e := range list {
+			_ = enc.Encode(e)
+		}
+		return nil
+	})
 }

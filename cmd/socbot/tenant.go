@@ -7,6 +7,7 @@ import (
 	"os"
 
 	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/sqlstore"
 )
 
 func init() {
@@ -25,22 +26,14 @@ type tenantCreateCmd struct {
 }
 
 func (c *tenantCreateCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	cfg, err := loadConfig(g, c.storeFlags, nil)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, cfg, g.Logger(), socbot.SystemClock{})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	t := socbot.Tenant{Name: c.Name, TimeZone: c.TimeZone}
-	if err := s.CreateTenant(ctx, &t, cliPrincipal()); err != nil {
-		return err
-	}
-	fmt.Println(t.ID)
-	return nil
+	return withStore(g, c.storeFlags, func(ctx context.Context, s *sqlstore.Store) error {
+		t := socbot.Tenant{Name: c.Name, TimeZone: c.TimeZone}
+		if err := s.CreateTenant(ctx, &t, cliPrincipal()); err != nil {
+			return err
+		}
+		fmt.Println(t.ID)
+		return nil
+	})
 }
 
 type tenantListCmd struct {
@@ -48,23 +41,15 @@ type tenantListCmd struct {
 }
 
 func (c *tenantListCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	cfg, err := loadConfig(g, c.storeFlags, nil)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, cfg, g.Logger(), socbot.SystemClock{})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	list, err := s.Tenants(ctx)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(os.Stdout)
-	for _, t := range list {
-		_ = enc.Encode(map[string]any{"id": t.ID, "name": t.Name, "time_zone": t.TimeZone, "created_at": t.CreatedAt})
-	}
-	return nil
+	return withStore(g, c.storeFlags, func(ctx context.Context, s *sqlstore.Store) error {
+		list, err := s.Tenants(ctx)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(os.Stdout)
+		for _, t := range list {
+			_ = enc.Encode(map[string]any{"id": t.ID, "name": t.Name, "time_zone": t.TimeZone, "created_at": t.CreatedAt})
+		}
+		return nil
+	})
 }

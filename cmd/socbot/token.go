@@ -7,6 +7,7 @@ import (
 	"os"
 
 	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/sqlstore"
 )
 
 func init() {
@@ -28,41 +29,31 @@ type tokenCreateCmd struct {
 }
 
 func (c *tokenCreateCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	cfg, err := loadConfig(g, c.storeFlags, nil)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, cfg, g.Logger(), socbot.SystemClock{})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	tok := socbot.Token{Role: socbot.Role(c.Role), Name: c.Name}
-	if c.Tenant != "" {
-		t, err := s.TenantByName(ctx, c.Tenant)
-		if err != nil {
-			if t, err = s.Tenant(ctx, c.Tenant); err != nil {
-				return socbot.FieldError("token create", "tenant", "no tenant %q", c.Tenant)
+	return withStore(g, c.storeFlags, func(ctx context.Context, s *sqlstore.Store) error {
+		tok := socbot.Token{Role: socbot.Role(c.Role), Name: c.Name}
+		if c.Tenant != "" {
+			t, err := findTenant(ctx, s, c.Tenant, "tenant")
+			if err != nil {
+				return err
 			}
+			tok.TenantID = t.ID
 		}
-		tok.TenantID = t.ID
-	}
-	if c.ExpiresIn != "" {
-		d, err := socbot.ParseDuration(c.ExpiresIn)
-		if err != nil {
-			return socbot.FieldError("token create", "expires-in", "%v", err)
+		if c.ExpiresIn != "" {
+			d, err := socbot.ParseDuration(c.ExpiresIn)
+			if err != nil {
+				return socbot.FieldError("token create", "expires-in", "%v", err)
+			}
+			exp := socbot.SystemClock{}.Now().Add(d)
+			tok.ExpiresAt = &exp
 		}
-		exp := socbot.SystemClock{}.Now().Add(d)
-		tok.ExpiresAt = &exp
-	}
-	secret, hash := socbot.NewTokenSecret()
-	tok.Hash, tok.Prefix = hash, secret[:12]
-	if err := s.CreateToken(ctx, &tok, cliPrincipal()); err != nil {
-		return err
-	}
-	fmt.Println(secret)
-	return nil
+		secret, hash := socbot.NewTokenSecret()
+		tok.Hash, tok.Prefix = hash, secret[:12]
+		if err := s.CreateToken(ctx, &tok, cliPrincipal()); err != nil {
+			return err
+		}
+		fmt.Println(secret)
+		return nil
+	})
 }
 
 type tokenListCmd struct {
@@ -71,35 +62,25 @@ type tokenListCmd struct {
 }
 
 func (c *tokenListCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	cfg, err := loadConfig(g, c.storeFlags, nil)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, cfg, g.Logger(), socbot.SystemClock{})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	tenant := ""
-	if c.Tenant != "" {
-		t, err := s.TenantByName(ctx, c.Tenant)
-		if err != nil {
-			if t, err = s.Tenant(ctx, c.Tenant); err != nil {
-				return socbot.FieldError("token list", "tenant", "no tenant %q", c.Tenant)
+	return withStore(g, c.storeFlags, func(ctx context.Context, s *sqlstore.Store) error {
+		tenant := ""
+		if c.Tenant != "" {
+			t, err := findTenant(ctx, s, c.Tenant, "tenant")
+			if err != nil {
+				return err
 			}
+			tenant = t.ID
 		}
-		tenant = t.ID
-	}
-	list, err := s.Tokens(ctx, tenant)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(os.Stdout)
-	for _, t := range list {
-		_ = enc.Encode(t)
-	}
-	return nil
+		list, err := s.Tokens(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		enc := json.NewEncoder(os.Stdout)
+		for _, t := range list {
+			_ = enc.Encode(t)
+		}
+		return nil
+	})
 }
 
 type tokenRevokeCmd struct {
@@ -108,15 +89,7 @@ type tokenRevokeCmd struct {
 }
 
 func (c *tokenRevokeCmd) Run(g *Globals) error {
-	ctx := context.Background()
-	cfg, err := loadConfig(g, c.storeFlags, nil)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, cfg, g.Logger(), socbot.SystemClock{})
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return s.RevokeToken(ctx, "", c.ID, cliPrincipal())
+	return withStore(g, c.storeFlags, func(ctx context.Context, s *sqlstore.Store) error {
+		return s.RevokeToken(ctx, "", c.ID, cliPrincipal())
+	})
 }
