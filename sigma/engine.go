@@ -35,10 +35,10 @@ type bucket struct {
 	autos []fieldAuto
 	// With keyword rules in the bucket, every value of an event is scanned exactly once: by its
 	// field's automaton (which then also holds the keyword patterns) or by the keyword automaton.
-	kwAuto   *automaton
-	autoFor  []*automaton // by field id (len = fields at build time); nil: keyword automaton
-	litRules [][]int32    // literal -> rules (indexes) for which it is a trigger
-	always   []int32      // rules without a trigger literal: evaluated for every event
+	kwAuto   *scanner
+	autoFor  []*scanner // by field id (len = fields at build time); nil: keyword automaton
+	litRules [][]int32  // literal -> rules (indexes) for which it is a trigger
+	always   []int32    // rules without a trigger literal: evaluated for every event
 	nlits    int
 	// Literals of fields that hold a trigger literal go into the automata (isTrig: "scanned").
 	// The others are checked directly, once per event, when a candidate rule needs them.
@@ -54,7 +54,7 @@ type litInfo struct {
 
 type fieldAuto struct {
 	fid int32 // -1: keyword search over every value
-	a   *automaton
+	a   *scanner
 }
 
 type brule struct {
@@ -245,11 +245,11 @@ type bucketBuilder struct {
 	b      *bucket
 	lits   map[litKey]int32
 	litLen []int
-	pats   map[int32][]acPattern
+	pats   map[int32][]pattern
 }
 
 func newBucketBuilder(e *Engine, b *bucket) *bucketBuilder {
-	return &bucketBuilder{e: e, b: b, lits: map[litKey]int32{}, pats: map[int32][]acPattern{}}
+	return &bucketBuilder{e: e, b: b, lits: map[litKey]int32{}, pats: map[int32][]pattern{}}
 }
 
 func (bb *bucketBuilder) lit(fid int32, kind acKind, text string) int32 {
@@ -439,7 +439,7 @@ func (bb *bucketBuilder) finish() {
 	for l, li := range b.lits {
 		if eager[li.fid] {
 			b.isTrig[l] = true
-			bb.pats[li.fid] = append(bb.pats[li.fid], acPattern{text: li.text, kind: li.kind, lit: int32(l)})
+			bb.pats[li.fid] = append(bb.pats[li.fid], pattern{text: li.text, kind: li.kind, lit: int32(l)})
 		}
 	}
 	fids := make([]int32, 0, len(bb.pats))
@@ -451,12 +451,12 @@ func (bb *bucketBuilder) finish() {
 	for _, f := range fids {
 		pats := bb.pats[f]
 		if f != kwFid && len(kw) > 0 {
-			pats = append(append([]acPattern(nil), pats...), kw...)
+			pats = append(append([]pattern(nil), pats...), kw...)
 		}
-		b.autos = append(b.autos, fieldAuto{fid: f, a: buildAutomaton(pats)})
+		b.autos = append(b.autos, fieldAuto{fid: f, a: buildScanner(pats)})
 	}
 	if len(kw) > 0 {
-		b.autoFor = make([]*automaton, len(bb.e.fieldNames))
+		b.autoFor = make([]*scanner, len(bb.e.fieldNames))
 		for _, fa := range b.autos {
 			if fa.fid == kwFid {
 				b.kwAuto = fa.a
@@ -473,7 +473,7 @@ type EngineStats struct {
 	Buckets      int `json:"buckets"`
 	Fields       int `json:"fields"`
 	Literals     int `json:"literals"`
-	States       int `json:"automaton_states"`
+	ScanBytes    int `json:"scanner_bytes"`
 	AlwaysRules  int `json:"always_evaluated"`
 	TriggerRules int `json:"trigger_indexed"`
 }
@@ -486,7 +486,7 @@ func (e *Engine) Stats() EngineStats {
 		s.AlwaysRules += len(b.always)
 		s.TriggerRules += len(b.rules) - len(b.always)
 		for _, a := range b.autos {
-			s.States += len(a.a.states)
+			s.ScanBytes += a.a.size()
 		}
 	}
 	return s

@@ -52,12 +52,13 @@ type Matcher struct {
 }
 
 type cacheKey struct {
-	a *automaton
+	a *scanner
 	v string
 }
 
 // Cache bounds.
 const (
+	cacheMinValue   = 24    // shorter values are scanned every time (cheaper than the lookup)
 	cacheMaxValue   = 256   // longer values (command lines, scripts) are scanned every time
 	cacheMaxEntries = 32768 // per matcher
 )
@@ -68,10 +69,20 @@ func (m *Matcher) ResetCache() {
 	m.cacheSize = 0
 }
 
-// scan runs automaton a over v, through the value cache for short values.
-func (m *Matcher) scan(a *automaton, v string) {
-	if len(v) > cacheMaxValue || len(v) < a.minLen || a.allDense {
-		a.scan(v, m.fired, m.gen, m.onFire)
+// scan runs scanner a over v, through the value cache for values of middling length, and fires
+// the literals it finds.
+func (m *Matcher) scan(a *scanner, v string) {
+	if len(v) < a.minLen || a.minLen == 0 {
+		return
+	}
+	if len(v) > cacheMaxValue || len(v) < cacheMinValue {
+		// fired doubles as the per-value deduplication: a literal fires once per event
+		start := len(m.scratch)
+		m.scratch = a.scan(v, m.scratch, m.fired, m.gen)
+		for _, l := range m.scratch[start:] {
+			m.fire(l)
+		}
+		m.scratch = m.scratch[:start]
 		return
 	}
 	lits, ok := m.cache[cacheKey{a, v}]
@@ -81,13 +92,14 @@ func (m *Matcher) scan(a *automaton, v string) {
 			clear(m.seen)
 			m.stamp = 1
 		}
-		m.scratch = a.collect(v, m.scratch[:0], m.seen, m.stamp)
+		m.scratch = a.scan(v, m.scratch[:0], m.seen, m.stamp)
 		if m.cacheSize >= cacheMaxEntries {
 			m.ResetCache()
 		}
 		lits = append([]int32(nil), m.scratch...)
 		m.cache[cacheKey{a, strings.Clone(v)}] = lits
 		m.cacheSize++
+		m.scratch = m.scratch[:0]
 	}
 	for _, l := range lits {
 		if m.fired[l] != m.gen {
