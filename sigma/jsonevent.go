@@ -1,11 +1,13 @@
 package sigma
 
 import (
+	"bytes"
+	"strconv"
 	"strings"
 	"time"
+	"unicode/utf16"
+	"unicode/utf8"
 	"unsafe"
-
-	"github.com/valyala/fastjson"
 
 	socbot "github.com/socbot/socbot"
 )
@@ -20,49 +22,80 @@ import (
 //     name, channel, event_id, provider_name and computer_name as Channel, EventID, Provider_Name,
 //     Computer, plus the ECS fields dotted;
 //   - Suricata eve.json (event_type with src_ip or flow_id): product suricata, channel event_type;
-//   - Zeek JSON (_path, or ts with id.orig_h): product zeek, channel _path.
+//   - Zeek JSON (_path): product zeek, channel _path.
 //
-// A JSONDecoder is not safe for concurrent use; values stay valid until the next Feed.
+// It parses with its own tokenizer into a flat tape (one entry per value, each container knowing
+// where its subtree ends) and walks the tape: no tree of values, no allocation once its buffers
+// have grown, strings without escapes used in place. Scalars are added as text: strings unescaped,
+// numbers as written, true and false; a container where a scalar is expected is added as its
+// compact JSON text.
+//
+// A JSONDecoder is not safe for concurrent use; values stay valid until the next Feed and as long
+// as the data handed to Feed is unchanged.
 type JSONDecoder struct {
-	p     fastjson.Parser
-	path  []byte
+	tape  []jtok
 	arena []byte
+	path  []byte
 }
+
+type jkind uint8
+
+const (
+	jObj jkind = iota + 1
+	jArr
+	jStr
+	jNum
+	jTrue
+	jFalse
+	jNull
+)
+
+// jtok is one value on the tape.
+type jtok struct {
+	key  string // member name, unescaped ("" in arrays and for the root)
+	val  string // scalars: the string unescaped, the number as written, true, false ("" for null)
+	raw  string // strings: the text between the quotes as written
+	end  int32  // index just past this value's subtree
+	kind jkind
+}
+
+// maxJSONDepth bounds nesting (deeper documents are malformed).
+const maxJSONDepth = 300
+
+type jsonError string
+
+func (e jsonError) Error() string { return string(e) }
 
 // Feed parses one JSON object and adds its fields to m (after m.Reset). When the caller already
 // set a source with SetSource it is kept; otherwise the shape decides it.
 func (d *JSONDecoder) Feed(m *Matcher, data []byte) error {
-	v, err := d.p.ParseBytes(data)
-	if err != nil {
+	if err := d.parse(data); err != nil {
 		return socbot.E("sigma.JSONDecoder", socbot.KindInvalid, err)
 	}
-	o, err := v.Object()
-	if err != nil {
+	if d.tape[0].kind != jObj {
 		return socbot.FieldError("sigma.JSONDecoder", "", "event is not a JSON object")
 	}
-	d.arena = d.arena[:0]
 	prod, _, _ := m.Source()
-	if ev := o.Get("Event"); ev != nil && ev.Type() == fastjson.TypeObject && ev.Get("System") != nil {
+	if ev := d.get(0, "Event"); ev >= 0 && d.tape[ev].kind == jObj && d.get(ev, "System") >= 0 {
 		d.feedEVTX(m, ev, prod == "")
 		return nil
 	}
-	if wl := o.Get("winlog"); wl != nil && wl.Type() == fastjson.TypeObject {
-		d.feedWinlog(m, o, wl, prod == "")
+	if wl := d.get(0, "winlog"); wl >= 0 && d.tape[wl].kind == jObj {
+		d.feedWinlog(m, wl, prod == "")
 		return nil
 	}
 	if prod == "" {
-		switch {
-		case o.Get("event_type") != nil && (o.Get("src_ip") != nil || o.Get("flow_id") != nil):
-			m.SetSource("suricata", d.str(o.Get("event_type")), "")
-		case o.Get("_path") != nil:
-			m.SetSource("zeek", d.str(o.Get("_path")), "")
+		if et := d.get(0, "event_type"); et >= 0 && (d.get(0, "src_ip") >= 0 || d.get(0, "flow_id") >= 0) {
+			m.SetSource("suricata", d.str(et), "")
+		} else if p := d.get(0, "_path"); p >= 0 {
+			m.SetSource("zeek", d.str(p), "")
 		}
 	}
 	d.path = d.path[:0]
-	d.flatten(m, v, 0)
+	d.flatten(m, 0, 0)
 	for _, k := range []string{"@timestamp", "timestamp", "ts", "time", "eventTime", "EventTime", "TimeCreated"} {
-		if tv := o.Get(k); tv != nil {
-			if t, ok := parseTimeValue(tv); ok {
+		if tv := d.get(0, k); tv >= 0 {
+			if t, ok := d.timeOf(tv); ok {
 				m.SetTime(t)
 				break
 			}
@@ -71,213 +104,256 @@ func (d *JSONDecoder) Feed(m *Matcher, data []byte) error {
 	return nil
 }
 
-// str returns a value as text without allocating: strings unescaped in the parser's buffer, other
-// scalars as their JSON text in the decoder's arena.
-func (d *JSONDecoder) str(v *fastjson.Value) string {
-	switch v.Type() {
-	case fastjson.TypeString:
-		b := v.GetStringBytes()
-		return unsafe.String(unsafe.SliceData(b), len(b))
-	case fastjson.TypeNull:
+// get returns the tape index of the first member key of object o, or -1.
+func (d *JSONDecoder) get(o int, key string) int {
+	t := d.tape
+	if o < 0 || t[o].kind != jObj {
+		return -1
+	}
+	for i := o + 1; i < int(t[o].end); i = int(t[i].end) {
+		if t[i].key == key {
+			return i
+		}
+	}
+	return -1
+}
+
+// str returns a value as text: strings unescaped, other scalars as written, null as "",
+// containers as compact JSON.
+func (d *JSONDecoder) str(i int) string {
+	t := &d.tape[i]
+	switch t.kind {
+	case jStr, jNum, jTrue, jFalse:
+		return t.val
+	case jNull:
 		return ""
-	case fastjson.TypeTrue:
-		return "true"
-	case fastjson.TypeFalse:
-		return "false"
 	}
 	start := len(d.arena)
-	d.arena = v.MarshalTo(d.arena)
+	d.arena = d.marshal(d.arena, i)
 	b := d.arena[start:]
 	return unsafe.String(unsafe.SliceData(b), len(b))
 }
 
-func (d *JSONDecoder) flatten(m *Matcher, v *fastjson.Value, depth int) {
+// marshal appends the compact JSON of the value at i (strings and keys as written).
+func (d *JSONDecoder) marshal(dst []byte, i int) []byte {
+	t := &d.tape[i]
+	switch t.kind {
+	case jObj, jArr:
+		open, close := byte('{'), byte('}')
+		if t.kind == jArr {
+			open, close = '[', ']'
+		}
+		dst = append(dst, open)
+		for j := i + 1; j < int(t.end); j = int(d.tape[j].end) {
+			if j > i+1 {
+				dst = append(dst, ',')
+			}
+			if t.kind == jObj {
+				dst = strconv.AppendQuote(dst, d.tape[j].key)
+				dst = append(dst, ':')
+			}
+			dst = d.marshal(dst, j)
+		}
+		return append(dst, close)
+	case jStr:
+		dst = append(dst, '"')
+		dst = append(dst, t.raw...)
+		return append(dst, '"')
+	case jNull:
+		return append(dst, "null"...)
+	}
+	return append(dst, d.str(i)...)
+}
+
+// flatten adds every scalar under i with its dotted path.
+func (d *JSONDecoder) flatten(m *Matcher, i, depth int) {
 	if depth > 32 {
 		return
 	}
-	switch v.Type() {
-	case fastjson.TypeObject:
-		o, _ := v.Object()
+	t := d.tape
+	switch t[i].kind {
+	case jObj:
 		base := len(d.path)
-		o.Visit(func(k []byte, c *fastjson.Value) {
+		for j := i + 1; j < int(t[i].end); j = int(t[j].end) {
 			d.path = d.path[:base]
 			if base > 0 {
 				d.path = append(d.path, '.')
 			}
-			d.path = append(d.path, k...)
-			d.flatten(m, c, depth+1)
-		})
-		d.path = d.path[:base]
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		for _, c := range a {
-			d.flatten(m, c, depth+1)
+			d.path = append(d.path, t[j].key...)
+			d.flatten(m, j, depth+1)
 		}
-	case fastjson.TypeNull:
+		d.path = d.path[:base]
+	case jArr:
+		for j := i + 1; j < int(t[i].end); j = int(t[j].end) {
+			d.flatten(m, j, depth+1)
+		}
+	case jNull:
 	default:
-		m.AddBytesName(d.path, d.str(v))
+		m.AddBytesName(d.path, t[i].val)
 	}
 }
 
-// leaves adds every scalar under v by its own (innermost) name; Data elements named by a Name
+// leaves adds every scalar under i by its own (innermost) name; Data elements named by a Name
 // attribute take that name.
-func (d *JSONDecoder) leaves(m *Matcher, name []byte, v *fastjson.Value, depth int) {
+func (d *JSONDecoder) leaves(m *Matcher, name string, i, depth int) {
 	if depth > 32 {
 		return
 	}
-	switch v.Type() {
-	case fastjson.TypeObject:
-		o, _ := v.Object()
-		if attrs := o.Get("#attributes"); attrs != nil {
-			if n := attrs.GetStringBytes("Name"); n != nil {
-				if t := o.Get("#text"); t != nil {
-					d.leaves(m, n, t, depth+1)
+	t := d.tape
+	switch t[i].kind {
+	case jObj:
+		if attrs := d.get(i, "#attributes"); attrs >= 0 {
+			if n := d.get(attrs, "Name"); n >= 0 && t[n].kind == jStr {
+				if tx := d.get(i, "#text"); tx >= 0 {
+					d.leaves(m, t[n].val, tx, depth+1)
 					return
 				}
-				if o.Len() == 1 {
+				if d.members(i) == 1 {
 					return // <Data Name="x"/> with no content
 				}
 			}
 		}
-		o.Visit(func(k []byte, c *fastjson.Value) {
-			if string(k) == "#attributes" {
-				return
+		for j := i + 1; j < int(t[i].end); j = int(t[j].end) {
+			switch t[j].key {
+			case "#attributes":
+			case "#text":
+				d.leaves(m, name, j, depth+1)
+			default:
+				d.leaves(m, t[j].key, j, depth+1)
 			}
-			if string(k) == "#text" {
-				d.leaves(m, name, c, depth+1)
-				return
-			}
-			d.leaves(m, k, c, depth+1)
-		})
-	case fastjson.TypeArray:
-		a, _ := v.Array()
-		for _, c := range a {
-			d.leaves(m, name, c, depth+1)
 		}
-	case fastjson.TypeNull:
+	case jArr:
+		for j := i + 1; j < int(t[i].end); j = int(t[j].end) {
+			d.leaves(m, name, j, depth+1)
+		}
+	case jNull:
 	default:
-		addEventData(m, name, d.str(v), &d.path)
+		d.addEventData(m, name, t[i].val)
 	}
+}
+
+func (d *JSONDecoder) members(o int) int {
+	n := 0
+	for j := o + 1; j < int(d.tape[o].end); j = int(d.tape[j].end) {
+		n++
+	}
+	return n
 }
 
 // addEventData adds an event-data field; names with spaces (Windows Defender's "Source Name") are
 // also added without them, the form Sigma rules use.
-func addEventData(m *Matcher, name []byte, v string, scratch *[]byte) {
-	m.AddBytesName(name, v)
-	if bytesHasSpace(name) {
-		b := (*scratch)[:0]
-		for _, c := range name {
-			if c != ' ' {
-				b = append(b, c)
+func (d *JSONDecoder) addEventData(m *Matcher, name, v string) {
+	m.Add(name, v)
+	if strings.IndexByte(name, ' ') >= 0 {
+		b := d.path[:0]
+		for i := 0; i < len(name); i++ {
+			if name[i] != ' ' {
+				b = append(b, name[i])
 			}
 		}
-		*scratch = b
+		d.path = b
 		m.AddBytesName(b, v)
 	}
 }
 
-func bytesHasSpace(b []byte) bool {
-	for _, c := range b {
-		if c == ' ' {
-			return true
+func (d *JSONDecoder) feedEVTX(m *Matcher, ev int, setSource bool) {
+	t := d.tape
+	sys := d.get(ev, "System")
+	channel, eventID := "", ""
+	if t[sys].kind == jObj {
+		for j := sys + 1; j < int(t[sys].end); j = int(t[j].end) {
+			k := t[j].key
+			switch t[j].kind {
+			case jObj:
+				if attrs := d.get(j, "#attributes"); attrs >= 0 && t[attrs].kind == jObj {
+					for a := attrs + 1; a < int(t[attrs].end); a = int(t[a].end) {
+						d.path = append(append(append(d.path[:0], k...), '_'), t[a].key...)
+						m.AddBytesName(d.path, d.str(a))
+					}
+				}
+				if tx := d.get(j, "#text"); tx >= 0 {
+					v := d.str(tx)
+					m.Add(k, v)
+					if k == "EventID" {
+						eventID = v
+					}
+				} else if vv := d.get(j, "Value"); vv >= 0 && k == "EventID" {
+					eventID = d.str(vv)
+					m.Add(k, eventID)
+				}
+			case jNull:
+			default:
+				s := d.str(j)
+				m.Add(k, s)
+				switch k {
+				case "Channel":
+					channel = s
+				case "EventID":
+					eventID = s
+				}
+			}
 		}
 	}
-	return false
-}
-
-func (d *JSONDecoder) feedEVTX(m *Matcher, ev *fastjson.Value, setSource bool) {
-	sys := ev.Get("System")
-	so, _ := sys.Object()
-	channel, eventID := "", ""
-	so.Visit(func(k []byte, c *fastjson.Value) {
-		switch c.Type() {
-		case fastjson.TypeObject:
-			co, _ := c.Object()
-			if attrs := co.Get("#attributes"); attrs != nil {
-				ao, _ := attrs.Object()
-				ao.Visit(func(ak []byte, av *fastjson.Value) {
-					d.path = append(append(append(d.path[:0], k...), '_'), ak...)
-					m.AddBytesName(d.path, d.str(av))
-				})
-			}
-			if t := co.Get("#text"); t != nil {
-				m.AddBytesName(k, d.str(t))
-				if string(k) == "EventID" {
-					eventID = d.str(t)
-				}
-			} else if t := co.Get("Value"); t != nil && string(k) == "EventID" {
-				eventID = d.str(t)
-				m.AddBytesName(k, eventID)
-			}
-		case fastjson.TypeNull:
-		default:
-			s := d.str(c)
-			m.AddBytesName(k, s)
-			switch string(k) {
-			case "Channel":
-				channel = s
-			case "EventID":
-				eventID = s
-			}
-		}
-	})
-	if tc := sys.Get("TimeCreated", "#attributes", "SystemTime"); tc != nil {
-		if t, ok := parseTimeValue(tc); ok {
-			m.SetTime(t)
+	if tc := d.get(d.get(d.get(sys, "TimeCreated"), "#attributes"), "SystemTime"); tc >= 0 {
+		if tm, ok := d.timeOf(tc); ok {
+			m.SetTime(tm)
 		}
 	}
 	if setSource {
 		m.SetSource("windows", channel, eventID)
 	}
-	if ed := ev.Get("EventData"); ed != nil {
-		d.leaves(m, []byte("Data"), ed, 0)
+	if ed := d.get(ev, "EventData"); ed >= 0 {
+		d.leaves(m, "Data", ed, 0)
 	}
-	if ud := ev.Get("UserData"); ud != nil {
-		d.leaves(m, []byte("UserData"), ud, 0)
+	if ud := d.get(ev, "UserData"); ud >= 0 {
+		d.leaves(m, "UserData", ud, 0)
 	}
 }
 
-func (d *JSONDecoder) feedWinlog(m *Matcher, o *fastjson.Object, wl *fastjson.Value, setSource bool) {
+func (d *JSONDecoder) feedWinlog(m *Matcher, wl int, setSource bool) {
 	channel, eventID := "", ""
-	if c := wl.Get("channel"); c != nil {
+	if c := d.get(wl, "channel"); c >= 0 {
 		channel = d.str(c)
 		m.Add("Channel", channel)
 	}
-	if c := wl.Get("event_id"); c != nil {
+	if c := d.get(wl, "event_id"); c >= 0 {
 		eventID = d.str(c)
 		m.Add("EventID", eventID)
 	}
-	if c := wl.Get("provider_name"); c != nil {
+	if c := d.get(wl, "provider_name"); c >= 0 {
 		m.Add("Provider_Name", d.str(c))
 	}
-	if c := wl.Get("computer_name"); c != nil {
+	if c := d.get(wl, "computer_name"); c >= 0 {
 		m.Add("Computer", d.str(c))
 	}
 	if setSource {
 		m.SetSource("windows", channel, eventID)
 	}
-	if ed := wl.Get("event_data"); ed != nil {
-		d.leaves(m, []byte("event_data"), ed, 0)
+	if ed := d.get(wl, "event_data"); ed >= 0 {
+		d.leaves(m, "event_data", ed, 0)
 	}
-	if ud := wl.Get("user_data"); ud != nil {
-		d.leaves(m, []byte("user_data"), ud, 0)
+	if ud := d.get(wl, "user_data"); ud >= 0 {
+		d.leaves(m, "user_data", ud, 0)
 	}
-	o.Visit(func(k []byte, c *fastjson.Value) {
-		d.path = append(d.path[:0], k...)
-		d.flatten(m, c, 1)
-	})
-	if tv := o.Get("@timestamp"); tv != nil {
-		if t, ok := parseTimeValue(tv); ok {
-			m.SetTime(t)
+	t := d.tape
+	for j := 1; j < int(t[0].end); j = int(t[j].end) {
+		d.path = append(d.path[:0], t[j].key...)
+		d.flatten(m, j, 1)
+	}
+	if tv := d.get(0, "@timestamp"); tv >= 0 {
+		if tm, ok := d.timeOf(tv); ok {
+			m.SetTime(tm)
 		}
 	}
 }
 
-// parseTimeValue reads RFC 3339 strings, "2006-01-02 15:04:05.000" and epoch seconds.
-func parseTimeValue(v *fastjson.Value) (time.Time, bool) {
-	switch v.Type() {
-	case fastjson.TypeNumber:
-		f, err := v.Float64()
+// timeOf reads a time value: RFC 3339 and the other ParseTime forms, or epoch seconds (or
+// milliseconds) as a number.
+func (d *JSONDecoder) timeOf(i int) (time.Time, bool) {
+	t := &d.tape[i]
+	switch t.kind {
+	case jNum:
+		f, err := strconv.ParseFloat(t.val, 64)
 		if err != nil || f <= 0 {
 			return time.Time{}, false
 		}
@@ -286,10 +362,254 @@ func parseTimeValue(v *fastjson.Value) (time.Time, bool) {
 		}
 		sec := int64(f)
 		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), true
-	case fastjson.TypeString:
-		return ParseTime(string(v.GetStringBytes()))
+	case jStr:
+		return ParseTime(t.val)
 	}
 	return time.Time{}, false
+}
+
+// parse tokenizes data onto the tape.
+func (d *JSONDecoder) parse(data []byte) error {
+	d.tape = d.tape[:0]
+	d.arena = d.arena[:0]
+	i := skipSpace(data, 0)
+	if i >= len(data) {
+		return jsonError("empty input")
+	}
+	i, err := d.value(data, i, "", 0)
+	if err != nil {
+		return err
+	}
+	if skipSpace(data, i) != len(data) {
+		return jsonError("unexpected data after the value")
+	}
+	return nil
+}
+
+// value reads the value starting at data[i] (not space) as member key and returns the index past it.
+func (d *JSONDecoder) value(data []byte, i int, key string, depth int) (int, error) {
+	if depth >= maxJSONDepth {
+		return i, jsonError("nested too deep")
+	}
+	switch c := data[i]; c {
+	case '{', '[':
+		idx := len(d.tape)
+		kind, close := jObj, byte('}')
+		if c == '[' {
+			kind, close = jArr, ']'
+		}
+		d.tape = append(d.tape, jtok{key: key, kind: kind})
+		i = skipSpace(data, i+1)
+		if i < len(data) && data[i] == close {
+			d.tape[idx].end = int32(len(d.tape))
+			return i + 1, nil
+		}
+		for {
+			if i >= len(data) {
+				return i, jsonError("unexpected end of input")
+			}
+			k := ""
+			if kind == jObj {
+				if data[i] != '"' {
+					return i, jsonError("object key is not a string")
+				}
+				var err error
+				if k, _, i, err = d.str2(data, i); err != nil {
+					return i, err
+				}
+				i = skipSpace(data, i)
+				if i >= len(data) || data[i] != ':' {
+					return i, jsonError("missing ':' after an object key")
+				}
+				i = skipSpace(data, i+1)
+				if i >= len(data) {
+					return i, jsonError("unexpected end of input")
+				}
+			}
+			var err error
+			if i, err = d.value(data, i, k, depth+1); err != nil {
+				return i, err
+			}
+			i = skipSpace(data, i)
+			if i >= len(data) {
+				return i, jsonError("unexpected end of input")
+			}
+			if data[i] == ',' {
+				i = skipSpace(data, i+1)
+				continue
+			}
+			if data[i] == close {
+				d.tape[idx].end = int32(len(d.tape))
+				return i + 1, nil
+			}
+			return i, jsonError("missing ',' between values")
+		}
+	case '"':
+		s, raw, j, err := d.str2(data, i)
+		if err != nil {
+			return j, err
+		}
+		d.tape = append(d.tape, jtok{key: key, val: s, raw: raw, kind: jStr, end: int32(len(d.tape) + 1)})
+		return j, nil
+	case 't':
+		return d.literal(data, i, key, "true", jTrue)
+	case 'f':
+		return d.literal(data, i, key, "false", jFalse)
+	case 'n':
+		if !(len(data)-i >= 4 && string(data[i:i+4]) == "null") && len(data)-i >= 3 && bytes.EqualFold(data[i:i+3], []byte("nan")) {
+			d.tape = append(d.tape, jtok{key: key, val: unsafe.String(&data[i], 3), kind: jNum, end: int32(len(d.tape) + 1)})
+			return i + 3, nil
+		}
+		return d.literal(data, i, key, "null", jNull)
+	}
+	// a number: digits and . - + e E (as fastjson reads them), or inf / nan
+	j := i
+	for j < len(data) {
+		c := data[j]
+		if c >= '0' && c <= '9' || c == '.' || c == '-' || c == 'e' || c == 'E' || c == '+' {
+			j++
+			continue
+		}
+		break
+	}
+	if j == i || j == i+1 && (data[i] == '-' || data[i] == '+') {
+		if len(data)-j >= 3 && (bytes.EqualFold(data[j:j+3], []byte("inf")) || bytes.EqualFold(data[j:j+3], []byte("nan"))) {
+			j += 3
+		} else {
+			return i, jsonError("unexpected character")
+		}
+	}
+	d.tape = append(d.tape, jtok{key: key, val: unsafe.String(&data[i], j-i), kind: jNum, end: int32(len(d.tape) + 1)})
+	return j, nil
+}
+
+func (d *JSONDecoder) literal(data []byte, i int, key, word string, kind jkind) (int, error) {
+	if len(data)-i < len(word) || string(data[i:i+len(word)]) != word {
+		return i, jsonError("unexpected character")
+	}
+	t := jtok{key: key, kind: kind, end: int32(len(d.tape) + 1)}
+	if kind != jNull {
+		t.val = word
+	}
+	d.tape = append(d.tape, t)
+	return i + len(word), nil
+}
+
+// str2 reads the string starting at data[i] == '"': its value (unescaped, in place when it has no
+// escapes), its text as written, and the index past the closing quote. Escapes are decoded best
+// effort: an unknown or broken one is kept as written.
+func (d *JSONDecoder) str2(data []byte, i int) (string, string, int, error) {
+	start := i + 1
+	q := bytes.IndexByte(data[start:], '"')
+	if q < 0 {
+		return "", "", len(data), jsonError("missing closing '\"'")
+	}
+	bs := bytes.IndexByte(data[start:start+q], '\\')
+	if bs < 0 {
+		s := unsafe.String(unsafe.SliceData(data[start:]), q)
+		return s, s, start + q + 1, nil
+	}
+	// find the real closing quote: one not escaped
+	j := start + bs
+	for {
+		if j >= len(data) {
+			return "", "", len(data), jsonError("missing closing '\"'")
+		}
+		c := data[j]
+		if c == '\\' {
+			j += 2
+			continue
+		}
+		if c == '"' {
+			break
+		}
+		j++
+	}
+	raw := unsafe.String(unsafe.SliceData(data[start:]), j-start)
+	from := len(d.arena)
+	d.arena = unescapeJSON(d.arena, raw)
+	b := d.arena[from:]
+	return unsafe.String(unsafe.SliceData(b), len(b)), raw, j + 1, nil
+}
+
+// unescapeJSON appends s with its JSON escapes decoded (best effort, as fastjson does: a broken
+// escape is kept as written).
+func unescapeJSON(b []byte, s string) []byte {
+	for {
+		n := strings.IndexByte(s, '\\')
+		if n < 0 {
+			return append(b, s...)
+		}
+		b = append(b, s[:n]...)
+		s = s[n+1:]
+		if len(s) == 0 {
+			return append(b, '\\')
+		}
+		ch := s[0]
+		s = s[1:]
+		switch ch {
+		case '"', '\\', '/':
+			b = append(b, ch)
+		case 'b':
+			b = append(b, '\b')
+		case 'f':
+			b = append(b, '\f')
+		case 'n':
+			b = append(b, '\n')
+		case 'r':
+			b = append(b, '\r')
+		case 't':
+			b = append(b, '\t')
+		case 'u':
+			x, ok := hex4(s)
+			if !ok {
+				b = append(b, "\\u"...)
+				break
+			}
+			xs := s[:4]
+			s = s[4:]
+			if !utf16.IsSurrogate(rune(x)) {
+				b = utf8.AppendRune(b, rune(x))
+				break
+			}
+			if len(s) < 6 || s[0] != '\\' || s[1] != 'u' {
+				b = append(append(b, "\\u"...), xs...)
+				break
+			}
+			x1, ok := hex4(s[2:])
+			if !ok {
+				b = append(append(b, "\\u"...), xs...)
+				break
+			}
+			b = utf8.AppendRune(b, utf16.DecodeRune(rune(x), rune(x1)))
+			s = s[6:]
+		default:
+			b = append(b, '\\', ch)
+		}
+	}
+}
+
+// hex4 reads 4 hex digits.
+func hex4(s string) (uint32, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var x uint32
+	for i := 0; i < 4; i++ {
+		c := s[i]
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c -= 'a' - 10
+		case c >= 'A' && c <= 'F':
+			c -= 'A' - 10
+		default:
+			return 0, false
+		}
+		x = x<<4 | uint32(c)
+	}
+	return x, true
 }
 
 // ParseTime reads the timestamp formats found in logs: RFC 3339 (with or without zone), the

@@ -28,6 +28,7 @@ type benchDetectCmd struct {
 	Rounds     int           `help:"Measuring rounds; medians are reported." default:"5"`
 	JSON       bool          `help:"Print the figures as JSON."`
 	CPUProfile string        `help:"Write a CPU profile of the measuring rounds to this file." placeholder:"FILE" type:"path"`
+	Only       string        `help:"Measure only the JSON events (json) or only the EVTX records (evtx)." enum:"json,evtx," default:""`
 }
 
 func (c *benchDetectCmd) Help() string {
@@ -243,7 +244,7 @@ func (c *benchDetectCmd) Run(g *Globals) error {
 	}
 	ctx := context.Background()
 	_ = ctx
-	if len(events) > 0 {
+	if len(events) > 0 && c.Only != "evtx" {
 		var ws, cs []float64
 		for r := 0; r < c.Rounds; r++ {
 			w, cp, _ := round(func() {
@@ -261,7 +262,7 @@ func (c *benchDetectCmd) Run(g *Globals) error {
 		}
 		fig.DetectionsPerPass = dets
 	}
-	if len(evtxData) > 0 {
+	if len(evtxData) > 0 && c.Only != "json" {
 		records := 0
 		for _, d := range evtxData {
 			rd, _ := evtx.NewReader(bytes.NewReader(d), int64(len(d)))
