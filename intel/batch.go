@@ -49,8 +49,8 @@ type probe struct {
 	j           int32 // domain walk: the dot before the current suffix (-1: the whole host)
 	a4          uint32
 	cidr        int32 // probeIP4: the innermost covering prefix in the base level, once known
-	cand        int32 // the base level's candidate record (first slot with the tag), -1, or -2 unknown
-	flags       uint64
+	cand        int32 // the base level's record of the key (chain head), -1 none, -2 not looked up yet
+	hot, flags  uint64
 	kind        probeKind
 	why, whySub uint8
 	then        uint8
@@ -96,16 +96,16 @@ func (m *Matcher) LookupBatch(b *Batcher, tenantID string, obs []socbot.Observab
 		for r := 0; r < len(b.cur); r++ {
 			for ; sa < len(b.cur) && sa <= r+aheadResolve; sa++ {
 				p := &b.cur[sa]
-				prefetch(uintptr(unsafe.Pointer(&base.slots[(p.h&base.bmask)*bucketSlots])))
+				base.prefetchKey(p.h)
 				if p.kind == probeIP4 && len(base.dir4) > 0 {
 					prefetch(uintptr(unsafe.Pointer(&base.dir4[p.a4>>16])))
 				}
 			}
 			for ; sb < sa && sb <= r+aheadResolve-aheadRec; sb++ {
 				p := &b.cur[sb]
-				p.cand, p.flags = base.scan(p.h)
-				if p.cand >= 0 {
-					prefetch(uintptr(unsafe.Pointer(&base.recs[p.cand])))
+				p.cand, p.hot, p.flags = base.find(p.h)
+				if p.cand >= 0 && p.hot&(hotChained|hotUntil) != 0 {
+					prefetch(uintptr(unsafe.Pointer(&base.recs[p.cand]))) // the records will be read
 				}
 				if p.kind == probeIP4 && len(base.dir4) > 0 {
 					if d := base.dir4[p.a4>>16]; d&dirCarry == 0 {
@@ -206,18 +206,13 @@ func exactHash(then uint8, v string) uint64 {
 	return keyHashString(kURL, v)
 }
 
-// probeKey is key for a probe whose base-level bucket the pipeline has already scanned: when the
-// candidate record is the key's (the usual case), the bucket is not scanned again.
+// probeKey is key for a probe whose base-level bucket the pipeline has already examined.
 func (q *query) probeKey(p *probe, why uint8) uint64 {
 	if q.nlv > 1 || p.cand == -2 {
 		return q.key(p.h, why)
 	}
-	ix := q.lvs[0]
 	if p.cand >= 0 {
-		if ix.recs[p.cand].aux != uint32(p.h) {
-			return q.key(p.h, why) // a tag collision: the full scan decides
-		}
-		q.chain(0, p.cand, nil, why)
+		q.head(0, p.cand, p.hot, nil, why)
 	}
 	return p.flags
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/cespare/xxhash/v2"
 	"github.com/socbot/socbot/ioc"
@@ -58,7 +59,7 @@ type rec struct {
 	tenant uint16
 	base   uint8
 	_      uint8
-	ref    uint32 // seconds since epoch2000
+	ref    uint32 // seconds since epoch2000, whole minutes (lookups age scores by the minute)
 	until  uint32
 	meta   uint32 // index into metas
 	next   int32  // next record with the same key (another tenant), -1
@@ -148,15 +149,56 @@ func ipHash(a netip.Addr) uint64 {
 	return ip6Hash(binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:]))
 }
 
-// Slot layout: tag (29 bits) | flags (3 bits) | record + 1 (32 bits; 0 for a flag-only slot).
+// slot is one entry of the hash table (16 bytes; four make a 64-byte bucket). key holds the tag (29
+// bits of the key's hash), three flags and the record number + 1 (0 for a flag-only slot); hot
+// holds what a lookup needs of the record at the head of the key's chain (see hotOf), so that a hit
+// is decided from the bucket line alone, without reading the record.
+type slot struct {
+	key uint64
+	hot uint64
+}
+
 const (
 	slotTagShift = 35
 	slotChild    = uint64(1) << 32 // a domain indicator lies below this domain
 	slotURL      = uint64(1) << 33 // a URL indicator has this host (or this last-two-label suffix)
 	slotEmail    = uint64(1) << 34 // an e-mail indicator has this domain's last-two-label suffix
 	slotFlags    = slotChild | slotURL | slotEmail
-	bucketSlots  = 8
+	bucketSlots  = 4
 )
+
+// The hot word of a record slot: the head record's reference time in minutes since 2000 (26 bits),
+// 8 more bits of the key's hash (with the tag and the bucket they identify the key on about 58
+// bits), its base score, whether it is dead, its type, whether it has an expiry or other tenants'
+// records chained behind it (then the records are read), and its tenant number.
+const (
+	hotRefMask     = 1<<26 - 1
+	hotCheckShift  = 26
+	hotBaseShift   = 34
+	hotDead        = uint64(1) << 41
+	hotTypShift    = 42
+	hotUntil       = uint64(1) << 46
+	hotChained     = uint64(1) << 47
+	hotTenantShift = 48
+)
+
+// hashCheck is the 8 bits of a key's hash kept in its hot word (bits the bucket and tag do not use).
+func hashCheck(h uint64) uint64 { return h >> 22 & 0xff }
+
+func hotOf(h uint64, x *rec) uint64 {
+	v := uint64(min(x.ref/60, hotRefMask)) | hashCheck(h)<<hotCheckShift | uint64(x.base&0x7f)<<hotBaseShift |
+		uint64(x.typ&0x0f)<<hotTypShift | uint64(x.tenant)<<hotTenantShift
+	if x.dead() {
+		v |= hotDead
+	}
+	if x.until != 0 {
+		v |= hotUntil
+	}
+	if x.next >= 0 {
+		v |= hotChained
+	}
+	return v
+}
 
 // suffix2 is the last two labels of a host name (the name itself when it has fewer).
 func suffix2(host string) string {
@@ -177,7 +219,7 @@ type meta struct {
 type Index struct {
 	recs    []rec
 	arena   []byte
-	slots   []uint64 // buckets of bucketSlots
+	slots   []slot // buckets of bucketSlots
 	bmask   uint64   // number of buckets - 1
 	metas   []meta
 	tenants map[string]uint16
@@ -214,7 +256,7 @@ func BuildIndex(entries []IndexEntry) *Index {
 	// at most half the slots used: a bucket rarely overflows into the next line, and a missing key
 	// meets an empty slot within its own bucket
 	buckets := uint64(1) << bits.Len64(uint64(keys/(bucketSlots/2)))
-	ix.slots = hugeSlice[uint64](ix, int(buckets*bucketSlots))
+	ix.slots = hugeSlice[slot](ix, int(buckets*bucketSlots))
 	ix.bmask = buckets - 1
 	ix.recs = hugeSlice[rec](ix, len(entries))[:0]
 	ix.arena = make([]byte, 0, arenaSize)
@@ -245,7 +287,7 @@ func BuildIndex(entries []IndexEntry) *Index {
 		}
 		base := min(max(e.Base, 0), 100)
 		r := rec{off: uint32(len(ix.arena)), vlen: uint16(min(len(e.Value), math.MaxUint16)), typ: uint8(typeIdx(e.Type)),
-			flags: uint8(e.TLP) & 0x07, tenant: ti, base: uint8(base), ref: toSec(e.Ref), until: toSec(e.Until), meta: mi, next: -1}
+			flags: uint8(e.TLP) & 0x07, tenant: ti, base: uint8(base), ref: toSec(e.Ref) / 60 * 60, until: toSec(e.Until), meta: mi, next: -1}
 		if e.Dead {
 			r.flags |= recDead
 		}
@@ -334,9 +376,11 @@ func (ix *Index) insertRec(h uint64, idx int32) {
 	tag := h >> slotTagShift
 	for b := h & ix.bmask; ; b = (b + 1) & ix.bmask {
 		for i := b * bucketSlots; i < (b+1)*bucketSlots; i++ {
-			s := ix.slots[i]
+			sl := &ix.slots[i]
+			s := sl.key
 			if s == 0 {
-				ix.slots[i] = tag<<slotTagShift | uint64(idx+1)
+				sl.key = tag<<slotTagShift | uint64(idx+1)
+				sl.hot = hotOf(h, &ix.recs[idx])
 				return
 			}
 			if s>>slotTagShift != tag {
@@ -344,7 +388,8 @@ func (ix *Index) insertRec(h uint64, idx int32) {
 			}
 			cur := uint32(s)
 			if cur == 0 { // a flag-only slot with the same tag: hold the record there
-				ix.slots[i] = s | uint64(idx+1)
+				sl.key = s | uint64(idx+1)
+				sl.hot = hotOf(h, &ix.recs[idx])
 				return
 			}
 			head := int32(cur - 1)
@@ -357,7 +402,8 @@ func (ix *Index) insertRec(h uint64, idx int32) {
 				if ix.recs[r].tenant == ix.recs[idx].tenant {
 					ix.recs[idx].next = ix.recs[r].next
 					if prev < 0 {
-						ix.slots[i] = s&^math.MaxUint32 | uint64(idx+1)
+						sl.key = s&^math.MaxUint32 | uint64(idx+1)
+						sl.hot = hotOf(h, &ix.recs[idx])
 					} else {
 						ix.recs[prev].next = idx
 					}
@@ -365,7 +411,8 @@ func (ix *Index) insertRec(h uint64, idx int32) {
 				}
 			}
 			ix.recs[idx].next = head
-			ix.slots[i] = s&^math.MaxUint32 | uint64(idx+1)
+			sl.key = s&^math.MaxUint32 | uint64(idx+1)
+			sl.hot = hotOf(h, &ix.recs[idx])
 			return
 		}
 	}
@@ -378,29 +425,33 @@ func (ix *Index) insertFlags(h uint64, flags uint64) {
 	tag := h >> slotTagShift
 	for b := h & ix.bmask; ; b = (b + 1) & ix.bmask {
 		for i := b * bucketSlots; i < (b+1)*bucketSlots; i++ {
-			s := ix.slots[i]
-			if s == 0 {
-				ix.slots[i] = tag<<slotTagShift | flags
+			sl := &ix.slots[i]
+			if sl.key == 0 {
+				sl.key = tag<<slotTagShift | flags
 				return
 			}
-			if s>>slotTagShift == tag {
-				ix.slots[i] = s | flags
+			if sl.key>>slotTagShift == tag {
+				sl.key |= flags
 				return
 			}
 		}
 	}
 }
 
-// find returns the record (chain head) of hash h, or -1, and the flags of every slot with its tag.
-// It reads the slots up to the first empty one: usually one cache line (see scan).
-func (ix *Index) find(h uint64) (int32, uint64) {
+// find returns the slot of hash h's record (its chain head: record number, or -1, and hot word) and
+// the flags of every slot with its tag. It reads the slots up to the first empty one, usually one
+// cache line, and reads no record. A bucket is examined without branches on the slots' contents:
+// which slots hold the tag and which are empty become bit masks, and only the slots before the
+// first empty one count (a key never lies beyond the first empty slot of its probe sequence).
+func (ix *Index) find(h uint64) (r int32, hot, flags uint64) {
 	tag := h >> slotTagShift
-	r := int32(-1)
-	var flags uint64
+	check := hashCheck(h)
+	r = -1
 	for b := h & ix.bmask; ; b = (b + 1) & ix.bmask {
-		bk := (*[bucketSlots]uint64)(ix.slots[b*bucketSlots : (b+1)*bucketSlots])
+		bk := (*[bucketSlots]slot)(ix.slots[b*bucketSlots : (b+1)*bucketSlots])
 		var match, empty uint
-		for i, s := range bk {
+		for i := range bk {
+			s := bk[i].key
 			match |= b2u(s>>slotTagShift == tag) << i
 			empty |= b2u(s == 0) << i
 		}
@@ -408,48 +459,22 @@ func (ix *Index) find(h uint64) (int32, uint64) {
 			match &= empty&-empty - 1
 		}
 		for m := match; m != 0; m &= m - 1 {
-			s := bk[bits.TrailingZeros(m)]
-			flags |= s & slotFlags
-			if idx := uint32(s); idx != 0 && r < 0 && ix.recs[idx-1].aux == uint32(h) {
-				r = int32(idx - 1)
+			sl := &bk[bits.TrailingZeros(m)]
+			flags |= sl.key & slotFlags
+			if idx := uint32(sl.key); idx != 0 && r < 0 && sl.hot>>hotCheckShift&0xff == check {
+				r, hot = int32(idx-1), sl.hot
 			}
 		}
 		if empty != 0 {
-			return r, flags
+			return r, hot, flags
 		}
 	}
 }
 
-// scan is find without reading any record: the record of the first slot with h's tag (-1 for
-// none) and the flags of every slot with the tag, so that a batch can load the record ahead. When
-// the record turns out not to be the key's (a tag collision), find decides. A bucket is examined
-// without branches on the slots' contents: which slots hold the tag and which are empty become bit
-// masks, and only the slots before the first empty one count (a key never lies beyond the first
-// empty slot of its probe sequence).
-func (ix *Index) scan(h uint64) (int32, uint64) {
-	tag := h >> slotTagShift
-	r := int32(-1)
-	var flags uint64
-	for b := h & ix.bmask; ; b = (b + 1) & ix.bmask {
-		bk := (*[bucketSlots]uint64)(ix.slots[b*bucketSlots : (b+1)*bucketSlots])
-		var match, empty uint
-		for i, s := range bk {
-			match |= b2u(s>>slotTagShift == tag) << i
-			empty |= b2u(s == 0) << i
-		}
-		if empty != 0 {
-			match &= empty&-empty - 1 // before the first empty slot
-		}
-		for m := match; m != 0; m &= m - 1 {
-			s := bk[bits.TrailingZeros(m)]
-			flags |= s & slotFlags
-			if idx := uint32(s); idx != 0 && r < 0 {
-				r = int32(idx - 1)
-			}
-		}
-		if empty != 0 {
-			return r, flags
-		}
+// prefetchKey requests the bucket line of hash h.
+func (ix *Index) prefetchKey(h uint64) {
+	if len(ix.slots) > 0 {
+		prefetch(uintptr(unsafe.Pointer(&ix.slots[(h&ix.bmask)*bucketSlots])))
 	}
 }
 
@@ -671,7 +696,7 @@ func (ix *Index) Len() int { return len(ix.recs) }
 // MemoryBytes reports the index's own memory (tables, records, segments, tenant and meta tables)
 // and, separately, the arena that holds the values themselves.
 func (ix *Index) MemoryBytes() (structure, values int) {
-	structure = len(ix.slots)*8 + cap(ix.recs)*recSize + len(ix.seg4)*8 + len(ix.dir4)*4 +
+	structure = len(ix.slots)*16 + cap(ix.recs)*recSize + len(ix.seg4)*8 + len(ix.dir4)*4 +
 		len(ix.seg6hi)*8 + len(ix.seg6lo)*8 + len(ix.seg6rec)*4
 	for _, m := range ix.metas {
 		structure += 48

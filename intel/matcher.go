@@ -361,13 +361,15 @@ func (q *query) ip(v string, why, whyCIDR uint8) uint64 {
 			a4 = binary.BigEndian.Uint32(b[:])
 		}
 	}
-	flags := q.key(ip4Hash(a4), why)
+	// the address's bucket is requested first, so that it arrives while the CIDR segments are read
+	h := ip4Hash(a4)
+	q.lvs[q.nlv-1].prefetchKey(h)
 	for li := 0; li < q.nlv; li++ {
 		if ix := q.lvs[li]; len(ix.dir4) > 0 {
 			q.cidrChain(li, ix.cidr4(a4), whyCIDR)
 		}
 	}
-	return flags
+	return q.key(h, why)
 }
 
 // walkable reports whether host has the two labels a domain walk starts from.
@@ -403,10 +405,14 @@ func (q *query) domain(host string, why, whySub uint8) uint64 {
 
 func (q *query) url(v string) {
 	n, host := urlParts(v)
+	hu := keyHashString(kURL, n)
 	if host == "" {
-		q.key(keyHashString(kURL, n), whyExact)
+		q.key(hu, whyExact)
 		return
 	}
+	// the URL's own bucket is requested with the host's: it is needed whenever the host has URL
+	// indicators, and arrives meanwhile
+	q.lvs[q.nlv-1].prefetchKey(hu)
 	var flags uint64
 	if c := host[0]; c >= '0' && c <= '9' || strings.IndexByte(host, ':') >= 0 {
 		if _, ok := parseIPv4(host); ok {
@@ -422,7 +428,7 @@ func (q *query) url(v string) {
 		flags = slotURL // nothing to walk: look the URL up
 	}
 	if flags&slotURL != 0 {
-		q.key(keyHashString(kURL, n), whyExact)
+		q.key(hu, whyExact)
 	}
 }
 
@@ -432,8 +438,10 @@ func (q *query) email(v string) {
 		q.key(keyHashString(kEmail, v), whyExact)
 		return
 	}
+	he := keyHashString(kEmail, v)
+	q.lvs[q.nlv-1].prefetchKey(he)
 	if !walkable(v[at+1:]) || q.domain(v[at+1:], whyEmailDomain, whyEmailDomain)&slotEmail != 0 {
-		q.key(keyHashString(kEmail, v), whyExact)
+		q.key(he, whyExact)
 	}
 }
 
@@ -441,25 +449,45 @@ func (q *query) email(v string) {
 // levels hold for the key.
 func (q *query) key(h uint64, why uint8) uint64 {
 	if q.nlv == 1 { // no deltas: the common case
-		r, flags := q.lvs[0].find(h)
+		r, hot, flags := q.lvs[0].find(h)
 		if r >= 0 {
-			q.chain(0, r, nil, why)
+			q.head(0, r, hot, nil, why)
 		}
 		return flags
 	}
 	var heads [maxLevels + 2]int32
+	var hots [maxLevels + 2]uint64
 	var flags uint64
 	for li := 0; li < q.nlv; li++ {
-		r, f := q.lvs[li].find(h)
-		heads[li] = r
+		r, hot, f := q.lvs[li].find(h)
+		heads[li], hots[li] = r, hot
 		flags |= f
 	}
 	for li := 0; li < q.nlv; li++ {
 		if heads[li] >= 0 {
-			q.chain(li, heads[li], heads[:li], why)
+			q.head(li, heads[li], hots[li], heads[:li], why)
 		}
 	}
 	return flags
+}
+
+// head reports the records of one key in level li from its slot: from the hot word alone when the
+// head record is the only one, has no expiry and no newer level holds the key (the common case: no
+// record is read), else by reading the chain.
+func (q *query) head(li int, r int32, hot uint64, newer []int32, why uint8) {
+	slow := hot&(hotChained|hotUntil) != 0
+	for _, n := range newer {
+		slow = slow || n >= 0
+	}
+	if slow {
+		q.chain(li, r, newer, why)
+		return
+	}
+	ix := q.lvs[li]
+	if hot&hotDead != 0 || !q.visible(ix, uint16(hot>>hotTenantShift)) {
+		return
+	}
+	q.score(ix, r, uint8(hot>>hotTypShift&0x0f), int(hot>>hotBaseShift&0x7f), uint32(hot&hotRefMask)*60, why)
 }
 
 // visible reports whether a record of tenant number t of ix may be reported to the query's tenant:
@@ -561,18 +589,31 @@ func (q *query) hiddenCIDR(li int, r int32) bool {
 // hit ages record r and reports it when it is still active.
 func (q *query) hit(ix *Index, r int32, why uint8) {
 	x := &ix.recs[r]
+	if x.until != 0 {
+		q.clock()
+		if q.now > x.until {
+			return
+		}
+	}
+	q.score(ix, r, x.typ, int(x.base), x.ref, why)
+}
+
+func (q *query) clock() {
 	if q.now == 0 {
 		if q.now = q.m.coarse.Load(); q.now == 0 {
 			q.now = toSec(q.m.clock.Now())
 		}
 	}
-	if x.until != 0 && q.now > x.until {
-		return
-	}
-	p := &q.m.decay[x.typ]
-	score := int(x.base)
+}
+
+// score ages a record of type typ, base score base, last reported or sighted at ref, and reports it
+// when it is still active.
+func (q *query) score(ix *Index, r int32, typ uint8, base int, ref uint32, why uint8) {
+	q.clock()
+	p := &q.m.decay[typ]
+	score := base
 	if p.life > 0 {
-		age := float64(int64(q.now) - int64(x.ref))
+		age := float64(int64(q.now) - int64(ref))
 		if age >= p.life {
 			return
 		}
@@ -587,7 +628,7 @@ func (q *query) hit(ix *Index, r int32, why uint8) {
 			default:
 				f = math.Pow(f, p.inv)
 			}
-			score = int(math.Round(float64(x.base) * (1 - f)))
+			score = int(math.Round(float64(base) * (1 - f)))
 		}
 		if score < p.thr || score <= 0 {
 			return
