@@ -220,14 +220,16 @@ type Index struct {
 	recs    []rec
 	arena   []byte
 	slots   []slot // buckets of bucketSlots
-	bmask   uint64   // number of buckets - 1
+	bmask   uint64 // number of buckets - 1
 	metas   []meta
 	tenants map[string]uint16
 	tnames  []string
 
-	seg4 []uint64 // IPv4 segments: start << 32 | innermost covering record + 1 (0: none)
-	dir4 []uint32 // per /16: its first segment (one starts at every such /16), or dirCarry | record + 1
-	//                    covering the whole /16 when no segment starts in it
+	// IPv4 segments: start << 32 | innermost covering record + 1 (0: none). dir4 holds, per /16, the
+	// index of its first segment (one starts at the first address of every /16 that has any), or
+	// dirCarry | record + 1 of the prefix covering the whole /16 when no segment starts in it.
+	seg4     []uint64
+	dir4     []uint32
 	seg6hi   []uint64
 	seg6lo   []uint64
 	seg6rec  []int32
