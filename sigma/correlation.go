@@ -219,18 +219,20 @@ func (c *Correlator) Observe(d Detection, m *Matcher) []CorrelationMatch {
 	var out []CorrelationMatch
 	for _, cs := range states {
 		var kb strings.Builder
-		vals := map[string]string{}
 		for _, f := range cs.c.GroupBy {
-			v := m.Value(f)
-			kb.WriteString(v)
+			kb.WriteString(m.Value(f))
 			kb.WriteByte(0)
-			vals[f] = v
 		}
 		key := kb.String()
 		g := cs.groups[key]
 		if g == nil {
 			if len(cs.groups) >= c.opts.MaxGroups {
 				cs.evict(t, c.opts.MaxGroups)
+			}
+			// the matcher's values point into the event's buffers: the group keeps copies
+			vals := map[string]string{}
+			for _, f := range cs.c.GroupBy {
+				vals[f] = strings.Clone(m.Value(f))
 			}
 			g = &corrGroup{key: key, vals: vals, last: make([]time.Time, len(cs.c.Rules))}
 			cs.groups[key] = g
@@ -292,7 +294,7 @@ func (cs *corrState) observe(g *corrGroup, d Detection, m *Matcher, t time.Time,
 		}
 		g.times = append(g.times, t)
 		if cs.c.Type == "value_count" {
-			g.values = append(g.values, m.Value(cs.c.Field))
+			g.values = append(g.values, strings.Clone(m.Value(cs.c.Field)))
 		}
 		if len(g.times) > maxPer {
 			g.times = g.times[len(g.times)-maxPer:]

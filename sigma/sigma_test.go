@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // ruleWith builds a generic-bucket rule from a detection block.
@@ -352,13 +353,20 @@ correlation:
 	m := e.NewMatcher()
 	t0 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	var fired []string
+	// the values point into one buffer that every event overwrites, as a decoder's do: what the
+	// correlator keeps must be its own copy
+	buf := make([]byte, 64)
 	feed := func(sec int, id, user, ip string) {
 		m.Reset()
 		m.SetSource("windows", "Security", id)
 		m.SetTime(t0.Add(time.Duration(sec) * time.Second))
 		m.Add("EventID", id)
-		m.Add("TargetUserName", user)
-		m.Add("IpAddress", ip)
+		clear(buf)
+		at := sec / 10 % 2 * 32
+		n := copy(buf[at:], user)
+		copy(buf[at+n:], ip)
+		m.Add("TargetUserName", unsafe.String(&buf[at], n))
+		m.Add("IpAddress", unsafe.String(&buf[at+n], len(ip)))
 		for _, d := range m.Match() {
 			for _, cm := range c.Observe(d, m) {
 				fired = append(fired, fmt.Sprintf("%s@%d:%d", cm.Rule.ID, sec, cm.Count))
@@ -372,6 +380,8 @@ correlation:
 	feed(40, "4624", "bob", "2.2.2.2")   // fail then success for bob
 	feed(2000, "4625", "carol", "3.3.3.3")
 	feed(2400, "4624", "carol", "3.3.3.3") // too late for temporal_ordered (5m)
+	feed(3000, "4625", "erin", "5.5.5.5")
+	feed(3010, "4625", "erin", "5.5.5.5") // one user only: no value_count
 	want := "corr-2@20:2,corr-1@30:3,corr-3@40:2"
 	if got := strings.Join(fired, ","); got != want {
 		t.Errorf("fired %s want %s", got, want)
