@@ -2,6 +2,8 @@ package sigma
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +37,7 @@ import (
 type JSONDecoder struct {
 	tape  []jtok
 	arena []byte
+	src   []byte // the event being decoded
 	path  []byte
 }
 
@@ -50,14 +53,36 @@ const (
 	jNull
 )
 
-// jtok is one value on the tape.
+// jtok is one value on the tape. Its texts are spans of the source, or of the arena when the
+// high bit of the offset is set (unescaped strings); the tape holds no pointers.
 type jtok struct {
-	key  string // member name, unescaped ("" in arrays and for the root)
-	val  string // scalars: the string unescaped, the number as written, true, false ("" for null)
-	raw  string // strings: the text between the quotes as written
-	end  int32  // index just past this value's subtree
+	key  span  // member name, unescaped (empty in arrays and for the root)
+	val  span  // scalars: the string unescaped, the number as written, true, false (empty for null)
+	raw  span  // strings: the text between the quotes as written
+	end  int32 // index just past this value's subtree
 	kind jkind
 }
+
+type span struct{ off, n uint32 }
+
+const inArena = 1 << 31
+
+// text returns the string a span stands for.
+func (d *JSONDecoder) text(sp span) string {
+	if sp.n == 0 {
+		return ""
+	}
+	if sp.off&inArena != 0 {
+		return unsafe.String(&d.arena[sp.off&^inArena], sp.n)
+	}
+	return unsafe.String(&d.src[sp.off], sp.n)
+}
+
+func (d *JSONDecoder) key(i int) string { return d.text(d.tape[i].key) }
+func (d *JSONDecoder) val(i int) string { return d.text(d.tape[i].val) }
+
+// literal words, as spans of this string (appended to the arena once per event)
+const jWords = "truefalse"
 
 // maxJSONDepth bounds nesting (deeper documents are malformed).
 const maxJSONDepth = 300
@@ -111,7 +136,7 @@ func (d *JSONDecoder) get(o int, key string) int {
 		return -1
 	}
 	for i := o + 1; i < int(t[o].end); i = int(t[i].end) {
-		if t[i].key == key {
+		if d.text(t[i].key) == key {
 			return i
 		}
 	}
@@ -124,7 +149,7 @@ func (d *JSONDecoder) str(i int) string {
 	t := &d.tape[i]
 	switch t.kind {
 	case jStr, jNum, jTrue, jFalse:
-		return t.val
+		return d.text(t.val)
 	case jNull:
 		return ""
 	}
@@ -149,7 +174,7 @@ func (d *JSONDecoder) marshal(dst []byte, i int) []byte {
 				dst = append(dst, ',')
 			}
 			if t.kind == jObj {
-				dst = strconv.AppendQuote(dst, d.tape[j].key)
+				dst = strconv.AppendQuote(dst, d.key(j))
 				dst = append(dst, ':')
 			}
 			dst = d.marshal(dst, j)
@@ -157,7 +182,7 @@ func (d *JSONDecoder) marshal(dst []byte, i int) []byte {
 		return append(dst, close)
 	case jStr:
 		dst = append(dst, '"')
-		dst = append(dst, t.raw...)
+		dst = append(dst, d.text(t.raw)...)
 		return append(dst, '"')
 	case jNull:
 		return append(dst, "null"...)
@@ -179,7 +204,7 @@ func (d *JSONDecoder) flatten(m *Matcher, i, depth int) {
 			if base > 0 {
 				d.path = append(d.path, '.')
 			}
-			d.path = append(d.path, t[j].key...)
+			d.path = append(d.path, d.key(j)...)
 			d.flatten(m, j, depth+1)
 		}
 		d.path = d.path[:base]
@@ -189,7 +214,7 @@ func (d *JSONDecoder) flatten(m *Matcher, i, depth int) {
 		}
 	case jNull:
 	default:
-		m.AddBytesName(d.path, t[i].val)
+		m.AddBytesName(d.path, d.val(i))
 	}
 }
 
@@ -205,7 +230,7 @@ func (d *JSONDecoder) leaves(m *Matcher, name string, i, depth int) {
 		if attrs := d.get(i, "#attributes"); attrs >= 0 {
 			if n := d.get(attrs, "Name"); n >= 0 && t[n].kind == jStr {
 				if tx := d.get(i, "#text"); tx >= 0 {
-					d.leaves(m, t[n].val, tx, depth+1)
+					d.leaves(m, d.val(n), tx, depth+1)
 					return
 				}
 				if d.members(i) == 1 {
@@ -214,12 +239,12 @@ func (d *JSONDecoder) leaves(m *Matcher, name string, i, depth int) {
 			}
 		}
 		for j := i + 1; j < int(t[i].end); j = int(t[j].end) {
-			switch t[j].key {
+			switch k := d.key(j); k {
 			case "#attributes":
 			case "#text":
 				d.leaves(m, name, j, depth+1)
 			default:
-				d.leaves(m, t[j].key, j, depth+1)
+				d.leaves(m, k, j, depth+1)
 			}
 		}
 	case jArr:
@@ -228,7 +253,7 @@ func (d *JSONDecoder) leaves(m *Matcher, name string, i, depth int) {
 		}
 	case jNull:
 	default:
-		d.addEventData(m, name, t[i].val)
+		d.addEventData(m, name, d.val(i))
 	}
 }
 
@@ -262,12 +287,12 @@ func (d *JSONDecoder) feedEVTX(m *Matcher, ev int, setSource bool) {
 	channel, eventID := "", ""
 	if t[sys].kind == jObj {
 		for j := sys + 1; j < int(t[sys].end); j = int(t[j].end) {
-			k := t[j].key
+			k := d.key(j)
 			switch t[j].kind {
 			case jObj:
 				if attrs := d.get(j, "#attributes"); attrs >= 0 && t[attrs].kind == jObj {
 					for a := attrs + 1; a < int(t[attrs].end); a = int(t[a].end) {
-						d.path = append(append(append(d.path[:0], k...), '_'), t[a].key...)
+						d.path = append(append(append(d.path[:0], k...), '_'), d.key(a)...)
 						m.AddBytesName(d.path, d.str(a))
 					}
 				}
@@ -337,7 +362,7 @@ func (d *JSONDecoder) feedWinlog(m *Matcher, wl int, setSource bool) {
 	}
 	t := d.tape
 	for j := 1; j < int(t[0].end); j = int(t[j].end) {
-		d.path = append(d.path[:0], t[j].key...)
+		d.path = append(d.path[:0], d.key(j)...)
 		d.flatten(m, j, 1)
 	}
 	if tv := d.get(0, "@timestamp"); tv >= 0 {
@@ -353,8 +378,9 @@ func (d *JSONDecoder) timeOf(i int) (time.Time, bool) {
 	t := &d.tape[i]
 	switch t.kind {
 	case jNum:
-		f, err := strconv.ParseFloat(t.val, 64)
-		if err != nil || f <= 0 {
+		txt := d.text(t.val)
+		f, err := strconv.ParseFloat(txt, 64)
+		if err != nil || txt[0] == '+' || !(f > 0 && f < maxEpoch*1000) {
 			return time.Time{}, false
 		}
 		if f > 1e12 { // milliseconds
@@ -363,7 +389,7 @@ func (d *JSONDecoder) timeOf(i int) (time.Time, bool) {
 		sec := int64(f)
 		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), true
 	case jStr:
-		return ParseTime(t.val)
+		return ParseTime(d.text(t.val))
 	}
 	return time.Time{}, false
 }
@@ -371,12 +397,16 @@ func (d *JSONDecoder) timeOf(i int) (time.Time, bool) {
 // parse tokenizes data onto the tape.
 func (d *JSONDecoder) parse(data []byte) error {
 	d.tape = d.tape[:0]
-	d.arena = d.arena[:0]
+	d.arena = append(d.arena[:0], jWords...)
+	d.src = data
+	if len(data) >= inArena {
+		return jsonError("event too large")
+	}
 	i := skipSpace(data, 0)
 	if i >= len(data) {
 		return jsonError("empty input")
 	}
-	i, err := d.value(data, i, "", 0)
+	i, err := d.value(data, i, span{}, 0)
 	if err != nil {
 		return err
 	}
@@ -387,82 +417,107 @@ func (d *JSONDecoder) parse(data []byte) error {
 }
 
 // value reads the value starting at data[i] (not space) as member key and returns the index past it.
-func (d *JSONDecoder) value(data []byte, i int, key string, depth int) (int, error) {
+func (d *JSONDecoder) value(data []byte, i int, key span, depth int) (int, error) {
 	if depth >= maxJSONDepth {
 		return i, jsonError("nested too deep")
 	}
-	switch c := data[i]; c {
+	c := data[i]
+	switch c {
+	case '"':
+		val, raw, j, err := d.str2(data, i)
+		if err != nil {
+			return j, err
+		}
+		d.tape = append(d.tape, jtok{key: key, val: val, raw: raw, kind: jStr, end: int32(len(d.tape) + 1)})
+		return j, nil
 	case '{', '[':
-		idx := len(d.tape)
-		kind, close := jObj, byte('}')
-		if c == '[' {
-			kind, close = jArr, ']'
+	case 't':
+		return d.literal(data, i, key, "true", jTrue, span{inArena, 4})
+	case 'f':
+		return d.literal(data, i, key, "false", jFalse, span{inArena | 4, 5})
+	case 'n':
+		if !(len(data)-i >= 4 && string(data[i:i+4]) == "null") && len(data)-i >= 3 && bytes.EqualFold(data[i:i+3], []byte("nan")) {
+			d.tape = append(d.tape, jtok{key: key, val: span{uint32(i), 3}, kind: jNum, end: int32(len(d.tape) + 1)})
+			return i + 3, nil
 		}
-		d.tape = append(d.tape, jtok{key: key, kind: kind})
-		i = skipSpace(data, i+1)
-		if i < len(data) && data[i] == close {
-			d.tape[idx].end = int32(len(d.tape))
-			return i + 1, nil
+		return d.literal(data, i, key, "null", jNull, span{})
+	default:
+		return d.number(data, i, key)
+	}
+	idx := len(d.tape)
+	kind, close := jObj, byte('}')
+	if c == '[' {
+		kind, close = jArr, ']'
+	}
+	d.tape = append(d.tape, jtok{key: key, kind: kind})
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == close {
+		d.tape[idx].end = int32(len(d.tape))
+		return i + 1, nil
+	}
+	for {
+		if i >= len(data) {
+			return i, jsonError("unexpected end of input")
 		}
-		for {
-			if i >= len(data) {
-				return i, jsonError("unexpected end of input")
+		var k span
+		if kind == jObj {
+			if data[i] != '"' {
+				return i, jsonError("object key is not a string")
 			}
-			k := ""
-			if kind == jObj {
-				if data[i] != '"' {
-					return i, jsonError("object key is not a string")
-				}
-				var err error
-				if k, _, i, err = d.str2(data, i); err != nil {
-					return i, err
-				}
+			var err error
+			if k, _, i, err = d.str2(data, i); err != nil {
+				return i, err
+			}
+			if i < len(data) && data[i] == ':' {
+				i++
+			} else {
 				i = skipSpace(data, i)
 				if i >= len(data) || data[i] != ':' {
 					return i, jsonError("missing ':' after an object key")
 				}
-				i = skipSpace(data, i+1)
-				if i >= len(data) {
-					return i, jsonError("unexpected end of input")
-				}
+				i++
 			}
+			if i < len(data) && data[i] > ' ' {
+			} else if i = skipSpace(data, i); i >= len(data) {
+				return i, jsonError("unexpected end of input")
+			}
+		}
+		if data[i] == '"' {
+			// the common case, without a call: a string value
+			val, raw, j, err := d.str2(data, i)
+			if err != nil {
+				return j, err
+			}
+			d.tape = append(d.tape, jtok{key: k, val: val, raw: raw, kind: jStr, end: int32(len(d.tape) + 1)})
+			i = j
+		} else {
 			var err error
 			if i, err = d.value(data, i, k, depth+1); err != nil {
 				return i, err
 			}
-			i = skipSpace(data, i)
-			if i >= len(data) {
-				return i, jsonError("unexpected end of input")
-			}
-			if data[i] == ',' {
-				i = skipSpace(data, i+1)
-				continue
-			}
-			if data[i] == close {
-				d.tape[idx].end = int32(len(d.tape))
-				return i + 1, nil
-			}
-			return i, jsonError("missing ',' between values")
 		}
-	case '"':
-		s, raw, j, err := d.str2(data, i)
-		if err != nil {
-			return j, err
+		if i < len(data) && data[i] > ' ' {
+		} else if i = skipSpace(data, i); i >= len(data) {
+			return i, jsonError("unexpected end of input")
 		}
-		d.tape = append(d.tape, jtok{key: key, val: s, raw: raw, kind: jStr, end: int32(len(d.tape) + 1)})
-		return j, nil
-	case 't':
-		return d.literal(data, i, key, "true", jTrue)
-	case 'f':
-		return d.literal(data, i, key, "false", jFalse)
-	case 'n':
-		if !(len(data)-i >= 4 && string(data[i:i+4]) == "null") && len(data)-i >= 3 && bytes.EqualFold(data[i:i+3], []byte("nan")) {
-			d.tape = append(d.tape, jtok{key: key, val: unsafe.String(&data[i], 3), kind: jNum, end: int32(len(d.tape) + 1)})
-			return i + 3, nil
+		if data[i] == ',' {
+			i++
+			if i < len(data) && data[i] > ' ' {
+			} else {
+				i = skipSpace(data, i)
+			}
+			continue
 		}
-		return d.literal(data, i, key, "null", jNull)
+		if data[i] == close {
+			d.tape[idx].end = int32(len(d.tape))
+			return i + 1, nil
+		}
+		return i, jsonError("missing ',' between values")
 	}
-	// a number: digits and . - + e E (as fastjson reads them), or inf / nan
+}
+
+// number reads a number: digits and . - + e E (as fastjson reads them), or inf / nan.
+func (d *JSONDecoder) number(data []byte, i int, key span) (int, error) {
 	j := i
 	for j < len(data) {
 		c := data[j]
@@ -479,41 +534,55 @@ func (d *JSONDecoder) value(data []byte, i int, key string, depth int) (int, err
 			return i, jsonError("unexpected character")
 		}
 	}
-	d.tape = append(d.tape, jtok{key: key, val: unsafe.String(&data[i], j-i), kind: jNum, end: int32(len(d.tape) + 1)})
+	d.tape = append(d.tape, jtok{key: key, val: span{uint32(i), uint32(j - i)}, kind: jNum, end: int32(len(d.tape) + 1)})
 	return j, nil
 }
 
-func (d *JSONDecoder) literal(data []byte, i int, key, word string, kind jkind) (int, error) {
+func (d *JSONDecoder) literal(data []byte, i int, key span, word string, kind jkind, val span) (int, error) {
 	if len(data)-i < len(word) || string(data[i:i+len(word)]) != word {
 		return i, jsonError("unexpected character")
 	}
-	t := jtok{key: key, kind: kind, end: int32(len(d.tape) + 1)}
-	if kind != jNull {
-		t.val = word
-	}
-	d.tape = append(d.tape, t)
+	d.tape = append(d.tape, jtok{key: key, kind: kind, val: val, end: int32(len(d.tape) + 1)})
 	return i + len(word), nil
 }
 
-// str2 reads the string starting at data[i] == '"': its value (unescaped, in place when it has no
+const (
+	lsb8 = 0x0101010101010101
+	msb8 = 0x8080808080808080
+)
+
+// strStop marks the bytes that end the fast scan of a string.
+var strStop = [256]bool{'"': true, '\\': true}
+
+// str2 reads the string starting at data[i] == '"': its value (unescaped; in place when it has no
 // escapes), its text as written, and the index past the closing quote. Escapes are decoded best
 // effort: an unknown or broken one is kept as written.
-func (d *JSONDecoder) str2(data []byte, i int) (string, string, int, error) {
+func (d *JSONDecoder) str2(data []byte, i int) (span, span, int, error) {
 	start := i + 1
-	q := bytes.IndexByte(data[start:], '"')
-	if q < 0 {
-		return "", "", len(data), jsonError("missing closing '\"'")
+	j := start
+	// eight bytes at a time: the first '"' or '\\' in a word is found with bit tricks
+	for ; j+8 <= len(data); j += 8 {
+		w := binary.LittleEndian.Uint64(data[j:])
+		q, b := w^(0x22*lsb8), w^(0x5C*lsb8)
+		if m := ((q - lsb8) &^ q & msb8) | ((b - lsb8) &^ b & msb8); m != 0 {
+			j += bits.TrailingZeros64(m) >> 3
+			goto found
+		}
 	}
-	bs := bytes.IndexByte(data[start:start+q], '\\')
-	if bs < 0 {
-		s := unsafe.String(unsafe.SliceData(data[start:]), q)
-		return s, s, start + q + 1, nil
+	for ; j < len(data) && !strStop[data[j]]; j++ {
 	}
-	// find the real closing quote: one not escaped
-	j := start + bs
+	if j >= len(data) {
+		return span{}, span{}, len(data), jsonError("missing closing '\"'")
+	}
+found:
+	if data[j] == '"' {
+		sp := span{uint32(start), uint32(j - start)}
+		return sp, sp, j + 1, nil
+	}
+	// an escape: find the real closing quote, then decode into the arena
 	for {
 		if j >= len(data) {
-			return "", "", len(data), jsonError("missing closing '\"'")
+			return span{}, span{}, len(data), jsonError("missing closing '\"'")
 		}
 		c := data[j]
 		if c == '\\' {
@@ -525,11 +594,10 @@ func (d *JSONDecoder) str2(data []byte, i int) (string, string, int, error) {
 		}
 		j++
 	}
-	raw := unsafe.String(unsafe.SliceData(data[start:]), j-start)
+	raw := span{uint32(start), uint32(j - start)}
 	from := len(d.arena)
-	d.arena = unescapeJSON(d.arena, raw)
-	b := d.arena[from:]
-	return unsafe.String(unsafe.SliceData(b), len(b)), raw, j + 1, nil
+	d.arena = unescapeJSON(d.arena, unsafe.String(&data[start], j-start))
+	return span{uint32(from) | inArena, uint32(len(d.arena) - from)}, raw, j + 1, nil
 }
 
 // unescapeJSON appends s with its JSON escapes decoded (best effort, as fastjson does: a broken
@@ -612,6 +680,10 @@ func hex4(s string) (uint32, bool) {
 	return x, true
 }
 
+// maxEpoch bounds epoch times (seconds; the year 9999): larger numbers, infinities and NaN are not
+// times.
+const maxEpoch = 253402300800
+
 // ParseTime reads the timestamp formats found in logs: RFC 3339 (with or without zone), the
 // space-separated Sysmon form and epoch seconds.
 func ParseTime(s string) (time.Time, bool) {
@@ -621,7 +693,7 @@ func ParseTime(s string) (time.Time, bool) {
 			return t.UTC(), true
 		}
 	}
-	if f, ok := parseNum(s); ok && f > 0 {
+	if f, ok := parseNum(s); ok && f > 0 && f < maxEpoch {
 		sec := int64(f)
 		return time.Unix(sec, int64((f-float64(sec))*1e9)).UTC(), true
 	}

@@ -368,6 +368,10 @@ func compareDecoded(ref, got decoded) string {
 			return fmt.Sprintf("field %d: %q=%q, reference %q=%q", i, got.names[i], got.values[i], ref.names[i], ref.values[i])
 		}
 	}
+	// the reference took NaN, infinities and huge numbers for epoch times; the tokenizer does not
+	if ref.time.Year() > 9999 && got.time.IsZero() {
+		ref.time = got.time
+	}
 	if ref.product != got.product || ref.ch != got.ch || ref.id != got.id || !ref.time.Equal(got.time) {
 		return fmt.Sprintf("source/time %s/%s/%s %v, reference %s/%s/%s %v", got.product, got.ch, got.id, got.time, ref.product, ref.ch, ref.id, ref.time)
 	}

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // Detection is one rule matching one event.
@@ -45,6 +46,7 @@ type Matcher struct {
 	// Value cache: the literals an automaton finds in a value, so that values repeated from event
 	// to event (host names, image paths, users, hashes) are scanned once. Bounded; cleared when full.
 	cache     map[cacheKey][]int32
+	names     [256]nameMemo
 	cacheSize int
 	seen      []uint32
 	stamp     uint32
@@ -154,26 +156,59 @@ func (m *Matcher) Wants(name string) bool {
 
 // Add records one value of a field of the current event.
 func (m *Matcher) Add(name, value string) {
-	fid, ok := m.e.fields[name]
-	if !ok {
-		if !m.e.hasKeywords {
-			return
-		}
-		fid = kwFid
+	fid := m.fieldID(name)
+	if fid == noField {
+		return
 	}
 	m.push(fid, value)
 }
 
 // AddBytesName is Add with the name given as bytes (no allocation for the lookup).
 func (m *Matcher) AddBytesName(name []byte, value string) {
-	fid, ok := m.e.fields[string(name)]
-	if !ok {
-		if !m.e.hasKeywords {
-			return
-		}
-		fid = kwFid
+	fid := m.fieldID(unsafe.String(unsafe.SliceData(name), len(name)))
+	if fid == noField {
+		return
 	}
 	m.push(fid, value)
+}
+
+// noField: no rule reads the field and there are no keyword rules.
+const noField = -2
+
+// nameMemo remembers the field id of one recently seen name (names up to 27 bytes).
+type nameMemo struct {
+	n   uint8
+	fid int32
+	buf [27]byte
+}
+
+// fieldID resolves a field name: through a small direct-mapped memo of recent names (an event
+// source's names recur from event to event), else through the engine's map. Unknown names are
+// kwFid when keyword rules need every value, else noField.
+func (m *Matcher) fieldID(name string) int32 {
+	n := len(name)
+	if n == 0 || n > 27 {
+		return m.lookupField(name)
+	}
+	x := uint64(n) | uint64(name[0])<<8 | uint64(name[n-1])<<16 | uint64(name[n/2])<<24 | uint64(name[n/4])<<32
+	e := &m.names[(x*gramHash)>>(64-8)]
+	if int(e.n) == n && string(e.buf[:n]) == name {
+		return e.fid
+	}
+	fid := m.lookupField(name)
+	e.n, e.fid = uint8(n), fid
+	copy(e.buf[:], name)
+	return fid
+}
+
+func (m *Matcher) lookupField(name string) int32 {
+	if fid, ok := m.e.fields[name]; ok {
+		return fid
+	}
+	if m.e.hasKeywords {
+		return kwFid
+	}
+	return noField
 }
 
 func (m *Matcher) push(fid int32, value string) {
