@@ -392,9 +392,8 @@ func decodeStrings(p *fastjson.Parser, s string) []string {
 	return out
 }
 
-// GetIndicators implements intel.Store: primary-key lookups, many ids per prepared statement
-// (PostgreSQL: one array parameter; SQLite: IN lists of intelGetChunk, the last one padded with a
-// repeated id).
+// GetIndicators implements intel.Store: primary-key lookups of every id in one prepared statement
+// (PostgreSQL: an array parameter; SQLite: a JSON array read by json_each).
 func (s *Store) GetIndicators(ctx context.Context, tenantID string, ids []string) ([]intel.Indicator, error) {
 	const op = "sqlstore.GetIndicators"
 	if len(ids) == 0 {
@@ -425,28 +424,12 @@ func (s *Store) GetIndicators(ctx context.Context, tenantID string, ids []string
 		}
 		return out, read(st, tenantID, ids)
 	}
-	st, err := s.readStmt(ctx, intelGetSQL)
+	st, err := s.readStmt(ctx, `SELECT `+intelCols+` FROM intel_indicators WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))`)
 	if err != nil {
 		return nil, dbErr(op, err)
 	}
-	args := make([]any, 1+intelGetChunk)
-	args[0] = tenantID
-	for start := 0; start < len(ids); start += intelGetChunk {
-		chunk := ids[start:min(start+intelGetChunk, len(ids))]
-		for i := 0; i < intelGetChunk; i++ {
-			args[1+i] = chunk[min(i, len(chunk)-1)]
-		}
-		if err := read(st, args...); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return out, read(st, tenantID, jsStrings(ids))
 }
-
-const intelGetChunk = 250
-
-var intelGetSQL = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id IN (` +
-	strings.TrimSuffix(strings.Repeat("?,", intelGetChunk), ",") + `)`
 
 // readStmt returns query prepared on the database (outside any transaction), cached.
 func (s *Store) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
