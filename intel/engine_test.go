@@ -544,3 +544,31 @@ func corpusDirIntel(t testing.TB) string {
 	}
 	return c
 }
+
+// TestEnricherRedactsRestrictedHits: an alert's reasons (which the tenant's own viewers read) carry a
+// hit's value and sources only when its marking is within what the tenant may see.
+func TestEnricherRedactsRestrictedHits(t *testing.T) {
+	ctx := context.Background()
+	clk := &fakeClock{t0}
+	e, _ := newTestEngine(t, clk)
+	src := SourceInfo{Name: "secret-isac", Reliability: 100, DefaultConfidence: 90}
+	if _, err := e.Ingest(ctx, "acme", src, []Item{{Type: ioc.Domain, Value: "red-c2.net", TLP: "red"}, {Type: ioc.Domain, Value: "green-c2.net", TLP: "green"}}); err != nil {
+		t.Fatal(err)
+	}
+	en := e.Enricher()
+	en.Shown = func(string) TLP { return TLPAmber }
+	a := &socbot.Alert{UID: "a-2", TenantID: "acme", Observables: []socbot.Observable{{Type: socbot.ObsDomain, Value: "x.red-c2.net"}, {Type: socbot.ObsDomain, Value: "x.green-c2.net"}}}
+	out, err := en.Enrich(ctx, "acme", a)
+	if err != nil || len(out) != 2 {
+		t.Fatalf("%v %+v", err, out)
+	}
+	for _, x := range out {
+		red := strings.Contains(x.Observable, "red-c2")
+		if red && (strings.Contains(x.Detail, "secret-isac") || !strings.Contains(x.Detail, "TLP:RED") || x.Ref == "") {
+			t.Errorf("restricted hit not redacted: %+v", x)
+		}
+		if !red && !strings.Contains(x.Detail, "green-c2.net (subdomain") {
+			t.Errorf("shareable hit redacted: %+v", x)
+		}
+	}
+}
