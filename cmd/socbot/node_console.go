@@ -55,9 +55,44 @@ func consoleApprovals(n *node) socbot.ApprovalQueue {
 	return nil
 }
 
-// consoleIndicators is the intel bot's indicator search for the console; nil until the intel bot's
-// store is on the node.
-func consoleIndicators(n *node) socbot.IndicatorSearch { return nil }
+// consoleIndicators is the intel bot's indicator search for the console, nil when the node does not
+// run the intel bot.
+func consoleIndicators(n *node) socbot.IndicatorSearch {
+	if n.api.Intel == nil {
+		return nil
+	}
+	return intelSearch{n.api.Intel}
+}
+
+// intelSearch adapts the intel service to the console: a query is an exact indicator value (defanged
+// is fine) or, failing that, the start of one; an empty query lists the most recent.
+type intelSearch struct{ svc socbot.IntelService }
+
+var _ socbot.IndicatorSearch = intelSearch{}
+
+func (s intelSearch) SearchIndicators(ctx context.Context, p socbot.Principal, tenantID, query string, limit int) ([]socbot.IndicatorView, error) {
+	q := socbot.IntelQuery{Value: query, Limit: limit}
+	list, err := s.svc.SearchIndicators(ctx, p, tenantID, q)
+	if socbot.IsKind(err, socbot.KindInvalid) { // not a whole indicator value: search by its start
+		list, err = nil, nil
+	}
+	if err == nil && len(list) == 0 && query != "" {
+		list, err = s.svc.SearchIndicators(ctx, p, tenantID, socbot.IntelQuery{Prefix: query, Limit: limit})
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]socbot.IndicatorView, 0, len(list))
+	for _, in := range list {
+		v := socbot.IndicatorView{ID: in.ID, TenantID: in.TenantID, Type: in.Type, Value: in.Value, Score: in.Score, TLP: in.TLP,
+			Tags: in.Tags, FirstSeen: in.FirstSeen, LastSeen: in.LastSeen}
+		for _, src := range in.Sources {
+			v.Sources = append(v.Sources, src.Name)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
 
 // ApprovalsOf adapts the containment bot to the console's approval interface, with each pending
 // action's dry run.
