@@ -14,9 +14,9 @@ import (
 	"github.com/socbot/socbot/syslog"
 )
 
-// Finding is one thing the monitor found in one event. Its Observables and Intel values may point
-// into the buffers of the event, which the processor reuses for the next one: use or copy them
-// during Emit (FindingToAlert copies).
+// Finding is one thing the monitor found in one event. The processor reuses a Finding, its Event,
+// its Observables and its Matched from event to event, and Intel values may point into the
+// event's buffers: use or copy them during Emit (FindingToAlert copies).
 type Finding struct {
 	Kind        string                  `json:"kind"` // sigma, correlation, suricata, intel
 	Rule        *sigma.RuleInfo         `json:"rule,omitempty"`
@@ -66,6 +66,7 @@ type Rules struct {
 	corrMu     sync.Mutex
 	Failed     []sigma.LoadError
 	Total      int // rule documents seen
+	obs        *obsRefs
 }
 
 // LoadRules reads Sigma rules from files and directories and compiles them. Rules that fail are
@@ -99,6 +100,7 @@ func CompileRules(rules []*sigma.Rule, lerrs []sigma.LoadError) (*Rules, error) 
 	}
 	eng, cerrs := sigma.NewEngine(rules, sigma.Options{ExtraFields: extra})
 	r.Engine = eng
+	r.obs = newObsRefs(eng)
 	r.Failed = append(r.Failed, cerrs...)
 	if len(pre) > 0 {
 		c, errs := sigma.NewCorrelator(rules, eng, sigma.CorrelatorOptions{})
@@ -131,6 +133,13 @@ type Processor struct {
 
 	buf        []byte
 	evtxReader *evtx.Reader
+
+	// reused from finding to finding: a Finding and what it points to are valid during Emit only
+	find, corr Finding
+	obs        []socbot.Observable
+	arena      []byte
+	event      []byte
+	rn         renderer
 }
 
 // NewProcessor returns a processor. intel may be nil (no indicator matching). emit receives every
@@ -158,7 +167,7 @@ func (p *Processor) ProcessEVTX(r *evtx.Record, source string) error {
 		}
 	}
 	p.Stats.Events++
-	return p.match(source, func() []byte { return renderEVTX(r) })
+	return p.match(source, func(dst []byte) []byte { return p.rn.evtx(dst, r) })
 }
 
 // SourceHint says where JSON events come from when their shape does not tell (product, channel,
@@ -180,7 +189,7 @@ func (p *Processor) ProcessJSON(raw []byte, source string, hint SourceHint) erro
 	}
 	p.Stats.Events++
 	prod, _, _ := m.Source()
-	if err := p.match(source, func() []byte { return append([]byte(nil), raw...) }); err != nil {
+	if err := p.match(source, func(dst []byte) []byte { return append(dst, raw...) }); err != nil {
 		return err
 	}
 	if prod == "zeek" || prod == "suricata" {
@@ -200,7 +209,7 @@ func (p *Processor) ProcessZeek(r *netlog.ZeekRecord, source string) error {
 		m.Add(f.Name, f.Value)
 	}
 	p.Stats.Events++
-	render := func() []byte { return renderZeek(r) }
+	render := func(dst []byte) []byte { return p.rn.zeek(dst, r) }
 	if err := p.match(source, render); err != nil {
 		return err
 	}
@@ -246,10 +255,11 @@ func (p *Processor) ProcessEve(e *netlog.EveEvent, source string) error {
 	}
 	m.SetTime(e.Time)
 	p.Stats.Events++
-	render := func() []byte { return append([]byte(nil), e.Raw...) }
+	render := func(dst []byte) []byte { return append(dst, e.Raw...) }
 	if e.Alert != nil {
 		a := *e.Alert
-		f := &Finding{Kind: "suricata", Suricata: &a, Event: render(), Time: e.Time, Source: source, Product: "suricata", Channel: e.EventType}
+		p.event = render(p.event[:0])
+		f := &Finding{Kind: "suricata", Suricata: &a, Event: p.event, Time: e.Time, Source: source, Product: "suricata", Channel: e.EventType}
 		addIP(f, e.SrcIP, socbot.AsSource)
 		addIP(f, e.DestIP, socbot.AsDestination)
 		if e.HTTPHost != "" {
@@ -304,7 +314,7 @@ func (p *Processor) intelJSON(raw []byte, source string) error {
 	if src == "" {
 		src = v("id.orig_h")
 	}
-	return p.intelLookups(lk, src, p.m.Time(), source, prod, ch, func() []byte { return append([]byte(nil), raw...) })
+	return p.intelLookups(lk, src, p.m.Time(), source, prod, ch, func(dst []byte) []byte { return append(dst, raw...) })
 }
 
 // ProcessSyslog matches one syslog message (product linux, channel syslog).
@@ -315,7 +325,7 @@ func (p *Processor) ProcessSyslog(msg *syslog.Message, source string) error {
 	m.SetTime(msg.Time)
 	msg.Fields(m.Add)
 	p.Stats.Events++
-	return p.match(source, func() []byte { return renderSyslog(msg) })
+	return p.match(source, func(dst []byte) []byte { return p.rn.syslog(dst, msg) })
 }
 
 // IntelTypes are the observable types the processor looks up in the intel index: addresses, domains
@@ -330,7 +340,7 @@ type lookup struct {
 	role  socbot.ObsRole
 }
 
-func (p *Processor) intelLookups(lk []lookup, src string, t time.Time, source, product, channel string, render func() []byte) error {
+func (p *Processor) intelLookups(lk []lookup, src string, t time.Time, source, product, channel string, render func([]byte) []byte) error {
 	var hits []socbot.IndicatorMatch
 	var obs []socbot.Observable
 	for _, l := range lk {
@@ -352,7 +362,8 @@ func (p *Processor) intelLookups(lk []lookup, src string, t time.Time, source, p
 	if len(hits) == 0 {
 		return nil
 	}
-	f := &Finding{Kind: "intel", Intel: hits, Event: render(), Time: t, Source: source, Product: product, Channel: channel, Observables: obs}
+	p.event = render(p.event[:0])
+	f := &Finding{Kind: "intel", Intel: hits, Event: p.event, Time: t, Source: source, Product: product, Channel: channel, Observables: obs}
 	if src != "" {
 		addIP(f, src, socbot.AsSource)
 	}
@@ -360,22 +371,24 @@ func (p *Processor) intelLookups(lk []lookup, src string, t time.Time, source, p
 	return p.Emit(f)
 }
 
-func (p *Processor) match(source string, render func() []byte) error {
+// match runs the rules over the current event and emits a finding per detection (and per
+// correlation it completes). The findings, the event's JSON and the observables are reused from
+// event to event: nothing is allocated per event.
+func (p *Processor) match(source string, render func([]byte) []byte) error {
 	dets := p.m.Match()
 	if len(dets) == 0 {
 		return nil
 	}
-	var event []byte
 	prod, ch, id := p.m.Source()
-	obs := extractObservables(p.m)
+	p.arena = p.arena[:0]
+	p.obs = p.rules.obs.extract(p.m, p.obs[:0], &p.arena)
+	p.event = render(p.event[:0])
 	for _, d := range dets {
-		if event == nil {
-			event = render()
-		}
 		p.Stats.Detections++
 		p.Stats.ByLevel[d.Rule.Level]++
-		f := &Finding{Kind: "sigma", Rule: d.Rule, Matched: d.Matched, Event: event, Time: p.m.Time(), Source: source,
-			Product: prod, Channel: ch, EventID: id, Observables: obs}
+		f := &p.find
+		*f = Finding{Kind: "sigma", Rule: d.Rule, Matched: d.Matched, Event: p.event, Time: p.m.Time(), Source: source,
+			Product: prod, Channel: ch, EventID: id, Observables: p.obs}
 		if err := p.Emit(f); err != nil {
 			return err
 		}
@@ -387,8 +400,9 @@ func (p *Processor) match(source string, render func() []byte) error {
 				cm := cms[i]
 				p.Stats.Correlations++
 				p.Stats.ByLevel[cm.Rule.Level]++
-				cf := &Finding{Kind: "correlation", Rule: cm.Rule, Correlation: &cm, Event: event, Time: p.m.Time(), Source: source,
-					Product: prod, Channel: ch, EventID: id, Observables: obs}
+				cf := &p.corr
+				*cf = Finding{Kind: "correlation", Rule: cm.Rule, Correlation: &cm, Event: p.event, Time: p.m.Time(), Source: source,
+					Product: prod, Channel: ch, EventID: id, Observables: p.obs}
 				if err := p.Emit(cf); err != nil {
 					return err
 				}

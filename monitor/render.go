@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	socbot "github.com/socbot/socbot"
 	"github.com/socbot/socbot/evtx"
@@ -53,13 +54,18 @@ type kv struct{ k, v string }
 // appendObject writes pairs as a JSON object; repeated keys become arrays.
 func appendObject(dst []byte, pairs []kv) []byte {
 	dst = append(dst, '{')
-	done := map[string]bool{}
 	first := true
 	for i, p := range pairs {
-		if done[p.k] {
+		dup := false
+		for _, q := range pairs[:i] {
+			if q.k == p.k {
+				dup = true
+				break
+			}
+		}
+		if dup {
 			continue
 		}
-		done[p.k] = true
 		if !first {
 			dst = append(dst, ',')
 		}
@@ -92,53 +98,63 @@ func appendObject(dst []byte, pairs []kv) []byte {
 	return append(dst, '}')
 }
 
-// renderEVTX writes a record as {"Event":{"System":{...},"EventData":{...},"UserData":{...}}}.
-func renderEVTX(r *evtx.Record) []byte {
-	var sys, data, user []kv
-	for _, f := range r.Fields {
-		switch f.Section {
-		case evtx.SectionSystem:
-			sys = append(sys, kv{f.Name, f.Value})
-		case evtx.SectionUserData:
-			user = append(user, kv{f.Name, f.Value})
-		default:
-			data = append(data, kv{f.Name, f.Value})
-		}
-	}
-	b := []byte(`{"Event":{"System":`)
-	b = appendObject(b, sys)
-	if len(data) > 0 {
-		b = append(b, `,"EventData":`...)
-		b = appendObject(b, data)
-	}
-	if len(user) > 0 {
-		b = append(b, `,"UserData":`...)
-		b = appendObject(b, user)
-	}
-	b = append(b, `},"EventRecordID":`...)
-	b = strconv.AppendUint(b, r.ID, 10)
-	return append(b, '}')
+// renderer appends an event's JSON to dst; it reuses pairs for the event's fields.
+type renderer struct {
+	pairs []kv
 }
 
-func renderZeek(r *netlog.ZeekRecord) []byte {
-	if len(r.Raw) > 0 && r.Raw[0] == '{' {
-		return append([]byte(nil), r.Raw...)
+// evtx appends a record as {"Event":{"System":{...},"EventData":{...},"UserData":{...}},"EventRecordID":N}.
+func (rn *renderer) evtx(dst []byte, r *evtx.Record) []byte {
+	pairs := rn.pairs[:0]
+	for _, sec := range []evtx.Section{evtx.SectionSystem, evtx.SectionOther, evtx.SectionUserData} {
+		start := len(pairs)
+		for _, f := range r.Fields {
+			s := f.Section
+			if s == evtx.SectionEventData {
+				s = evtx.SectionOther
+			}
+			if s == sec {
+				pairs = append(pairs, kv{f.Name, f.Value})
+			}
+		}
+		switch {
+		case sec == evtx.SectionSystem:
+			dst = append(dst, `{"Event":{"System":`...)
+			dst = appendObject(dst, pairs[start:])
+		case len(pairs) > start && sec == evtx.SectionOther:
+			dst = append(dst, `,"EventData":`...)
+			dst = appendObject(dst, pairs[start:])
+		case len(pairs) > start:
+			dst = append(dst, `,"UserData":`...)
+			dst = appendObject(dst, pairs[start:])
+		}
 	}
-	pairs := make([]kv, 0, len(r.Fields)+1)
-	pairs = append(pairs, kv{"_path", r.Path})
+	rn.pairs = pairs[:0]
+	dst = append(dst, `},"EventRecordID":`...)
+	dst = strconv.AppendUint(dst, r.ID, 10)
+	return append(dst, '}')
+}
+
+func (rn *renderer) zeek(dst []byte, r *netlog.ZeekRecord) []byte {
+	if len(r.Raw) > 0 && r.Raw[0] == '{' {
+		return append(dst, r.Raw...)
+	}
+	pairs := append(rn.pairs[:0], kv{"_path", r.Path})
 	for _, f := range r.Fields {
 		pairs = append(pairs, kv{f.Name, f.Value})
 	}
-	return appendObject(nil, pairs)
+	rn.pairs = pairs[:0]
+	return appendObject(dst, pairs)
 }
 
-func renderSyslog(m *syslog.Message) []byte {
-	pairs := []kv{{"format", m.Format}}
+func (rn *renderer) syslog(dst []byte, m *syslog.Message) []byte {
+	pairs := append(rn.pairs[:0], kv{"format", m.Format})
 	if !m.Time.IsZero() {
 		pairs = append(pairs, kv{"time", m.Time.Format(time.RFC3339Nano)})
 	}
 	m.Fields(func(k, v string) { pairs = append(pairs, kv{k, v}) })
-	return appendObject(nil, pairs)
+	rn.pairs = pairs[:0]
+	return appendObject(dst, pairs)
 }
 
 // observableFields are the event fields read back to build observables; they are registered with
@@ -156,65 +172,140 @@ var observableFields = []string{
 
 var hostFields = []string{"Computer", "Hostname", "ComputerName", "host.name", "hostname", "host", "WorkstationName"}
 
-func extractObservables(m *sigma.Matcher) []socbot.Observable {
-	var a socbot.Alert
+// obsField is an event field read back as an observable.
+type obsField struct {
+	name string
+	typ  socbot.ObservableType
+	role socbot.ObsRole
+}
+
+var obsFieldList = []obsField{
+	{"User", socbot.ObsUser, socbot.AsActor}, {"SubjectUserName", socbot.ObsUser, socbot.AsActor}, {"TargetUserName", socbot.ObsUser, socbot.AsTarget},
+	{"AccountName", socbot.ObsUser, socbot.AsRelated}, {"UserName", socbot.ObsUser, socbot.AsRelated}, {"user", socbot.ObsUser, socbot.AsActor}, {"user.name", socbot.ObsUser, socbot.AsActor},
+	{"IpAddress", socbot.ObsIP, socbot.AsSource}, {"SourceIp", socbot.ObsIP, socbot.AsSource}, {"SourceAddress", socbot.ObsIP, socbot.AsSource},
+	{"ClientAddress", socbot.ObsIP, socbot.AsSource}, {"src_ip", socbot.ObsIP, socbot.AsSource}, {"id.orig_h", socbot.ObsIP, socbot.AsSource},
+	{"source.ip", socbot.ObsIP, socbot.AsSource}, {"c-ip", socbot.ObsIP, socbot.AsSource}, {"ClientIP", socbot.ObsIP, socbot.AsSource},
+	{"DestinationIp", socbot.ObsIP, socbot.AsDestination}, {"DestAddress", socbot.ObsIP, socbot.AsDestination}, {"dest_ip", socbot.ObsIP, socbot.AsDestination},
+	{"id.resp_h", socbot.ObsIP, socbot.AsDestination}, {"destination.ip", socbot.ObsIP, socbot.AsDestination},
+	{"QueryName", socbot.ObsDomain, socbot.AsDestination}, {"DestinationHostname", socbot.ObsDomain, socbot.AsDestination}, {"query", socbot.ObsDomain, socbot.AsDestination},
+	{"cs-host", socbot.ObsDomain, socbot.AsDestination}, {"url.domain", socbot.ObsDomain, socbot.AsDestination}, {"dns.question.name", socbot.ObsDomain, socbot.AsDestination},
+	{"Image", socbot.ObsProcess, socbot.AsActor}, {"NewProcessName", socbot.ObsProcess, socbot.AsActor}, {"process.executable", socbot.ObsProcess, socbot.AsActor},
+	{"SourceImage", socbot.ObsProcess, socbot.AsActor}, {"TargetImage", socbot.ObsProcess, socbot.AsTarget},
+	{"ParentImage", socbot.ObsProcess, socbot.AsRelated}, {"ParentProcessName", socbot.ObsProcess, socbot.AsRelated},
+	{"TargetFilename", socbot.ObsFile, socbot.AsTarget}, {"ImageLoaded", socbot.ObsFile, socbot.AsTarget}, {"file.path", socbot.ObsFile, socbot.AsTarget},
+	{"md5", socbot.ObsMD5, socbot.AsRelated}, {"sha1", socbot.ObsSHA1, socbot.AsRelated}, {"sha256", socbot.ObsSHA256, socbot.AsRelated},
+	{"process.hash.sha256", socbot.ObsSHA256, socbot.AsActor},
+}
+
+// obsRefs are the observable fields resolved against one engine.
+type obsRefs struct {
+	hosts  []sigma.FieldRef
+	fields []obsField
+	refs   []sigma.FieldRef
+	hashes []sigma.FieldRef // Sysmon "Hashes" / "Hash": MD5=...,SHA256=...
+}
+
+func newObsRefs(e *sigma.Engine) *obsRefs {
+	o := &obsRefs{}
 	for _, f := range hostFields {
-		if v := m.Value(f); v != "" {
-			a.AddObservable(socbot.ObsHost, v, socbot.AsTarget)
+		if r, ok := e.Field(f); ok {
+			o.hosts = append(o.hosts, r)
+		}
+	}
+	for _, f := range obsFieldList {
+		if r, ok := e.Field(f.name); ok {
+			o.fields = append(o.fields, f)
+			o.refs = append(o.refs, r)
+		}
+	}
+	for _, f := range []string{"Hashes", "Hash"} {
+		if r, ok := e.Field(f); ok {
+			o.hashes = append(o.hashes, r)
+		}
+	}
+	return o
+}
+
+// addObs appends an observable unless it is empty or already there.
+func addObs(dst []socbot.Observable, t socbot.ObservableType, v string, role socbot.ObsRole) []socbot.Observable {
+	if v == "" {
+		return dst
+	}
+	for _, o := range dst {
+		if o.Type == t && o.Value == v && o.Role == role {
+			return dst
+		}
+	}
+	return append(dst, socbot.Observable{Type: t, Value: v, Role: role})
+}
+
+// extractObservables appends the event's observables to dst; lowercased hashes are written to
+// *arena. The values point into the event and the arena: valid until the next event.
+func (o *obsRefs) extract(m *sigma.Matcher, dst []socbot.Observable, arena *[]byte) []socbot.Observable {
+	for _, r := range o.hosts {
+		if v := m.FieldValue(r); v != "" {
+			dst = addObs(dst, socbot.ObsHost, v, socbot.AsTarget)
 			break
 		}
 	}
-	for _, f := range []struct {
-		name string
-		typ  socbot.ObservableType
-		role socbot.ObsRole
-	}{
-		{"User", socbot.ObsUser, socbot.AsActor}, {"SubjectUserName", socbot.ObsUser, socbot.AsActor}, {"TargetUserName", socbot.ObsUser, socbot.AsTarget},
-		{"AccountName", socbot.ObsUser, socbot.AsRelated}, {"UserName", socbot.ObsUser, socbot.AsRelated}, {"user", socbot.ObsUser, socbot.AsActor}, {"user.name", socbot.ObsUser, socbot.AsActor},
-		{"IpAddress", socbot.ObsIP, socbot.AsSource}, {"SourceIp", socbot.ObsIP, socbot.AsSource}, {"SourceAddress", socbot.ObsIP, socbot.AsSource},
-		{"ClientAddress", socbot.ObsIP, socbot.AsSource}, {"src_ip", socbot.ObsIP, socbot.AsSource}, {"id.orig_h", socbot.ObsIP, socbot.AsSource},
-		{"source.ip", socbot.ObsIP, socbot.AsSource}, {"c-ip", socbot.ObsIP, socbot.AsSource}, {"ClientIP", socbot.ObsIP, socbot.AsSource},
-		{"DestinationIp", socbot.ObsIP, socbot.AsDestination}, {"DestAddress", socbot.ObsIP, socbot.AsDestination}, {"dest_ip", socbot.ObsIP, socbot.AsDestination},
-		{"id.resp_h", socbot.ObsIP, socbot.AsDestination}, {"destination.ip", socbot.ObsIP, socbot.AsDestination},
-		{"QueryName", socbot.ObsDomain, socbot.AsDestination}, {"DestinationHostname", socbot.ObsDomain, socbot.AsDestination}, {"query", socbot.ObsDomain, socbot.AsDestination},
-		{"cs-host", socbot.ObsDomain, socbot.AsDestination}, {"url.domain", socbot.ObsDomain, socbot.AsDestination}, {"dns.question.name", socbot.ObsDomain, socbot.AsDestination},
-		{"Image", socbot.ObsProcess, socbot.AsActor}, {"NewProcessName", socbot.ObsProcess, socbot.AsActor}, {"process.executable", socbot.ObsProcess, socbot.AsActor},
-		{"SourceImage", socbot.ObsProcess, socbot.AsActor}, {"TargetImage", socbot.ObsProcess, socbot.AsTarget},
-		{"ParentImage", socbot.ObsProcess, socbot.AsRelated}, {"ParentProcessName", socbot.ObsProcess, socbot.AsRelated},
-		{"TargetFilename", socbot.ObsFile, socbot.AsTarget}, {"ImageLoaded", socbot.ObsFile, socbot.AsTarget}, {"file.path", socbot.ObsFile, socbot.AsTarget},
-		{"md5", socbot.ObsMD5, socbot.AsRelated}, {"sha1", socbot.ObsSHA1, socbot.AsRelated}, {"sha256", socbot.ObsSHA256, socbot.AsRelated},
-		{"process.hash.sha256", socbot.ObsSHA256, socbot.AsActor},
-	} {
-		v := m.Value(f.name)
+	for i, f := range o.fields {
+		v := m.FieldValue(o.refs[i])
 		if v == "" || v == "-" {
 			continue
 		}
 		if f.typ == socbot.ObsIP && (v == "::1" || v == "127.0.0.1" || v == "0.0.0.0") {
 			continue
 		}
-		a.AddObservable(f.typ, v, f.role)
+		dst = addObs(dst, f.typ, v, f.role)
 	}
-	for _, f := range []string{"Hashes", "Hash"} {
-		if v := m.Value(f); v != "" {
-			for _, part := range strings.Split(v, ",") {
-				k, h, ok := strings.Cut(part, "=")
-				if !ok {
-					continue
-				}
-				switch strings.ToUpper(strings.TrimSpace(k)) {
-				case "MD5":
-					a.AddObservable(socbot.ObsMD5, strings.ToLower(h), socbot.AsActor)
-				case "SHA1":
-					a.AddObservable(socbot.ObsSHA1, strings.ToLower(h), socbot.AsActor)
-				case "SHA256":
-					a.AddObservable(socbot.ObsSHA256, strings.ToLower(h), socbot.AsActor)
-				}
+	for _, r := range o.hashes {
+		rest := m.FieldValue(r)
+		for rest != "" {
+			var part string
+			part, rest, _ = strings.Cut(rest, ",")
+			k, h, ok := strings.Cut(part, "=")
+			if !ok {
+				continue
 			}
+			var t socbot.ObservableType
+			switch k = strings.TrimSpace(k); {
+			case strings.EqualFold(k, "MD5"):
+				t = socbot.ObsMD5
+			case strings.EqualFold(k, "SHA1"):
+				t = socbot.ObsSHA1
+			case strings.EqualFold(k, "SHA256"):
+				t = socbot.ObsSHA256
+			default:
+				continue
+			}
+			dst = addObs(dst, t, lowerInto(arena, h), socbot.AsActor)
 		}
 	}
-	return a.Observables
+	return dst
+}
+
+// lowerInto returns s lowercased (ASCII), written to *arena when it has capitals.
+func lowerInto(arena *[]byte, s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 'A' && c <= 'Z' {
+			start := len(*arena)
+			for j := 0; j < len(s); j++ {
+				c := s[j]
+				if c >= 'A' && c <= 'Z' {
+					c += 32
+				}
+				*arena = append(*arena, c)
+			}
+			b := (*arena)[start:]
+			return unsafe.String(unsafe.SliceData(b), len(b))
+		}
+	}
+	return s
 }
 
 // RenderEVTXJSON renders an EVTX record as the JSON the monitor emits for it
 // ({"Event":{"System":{...},"EventData":{...}}}); the JSON decoder reads it back with the same fields.
-func RenderEVTXJSON(r *evtx.Record) []byte { return renderEVTX(r) }
+func RenderEVTXJSON(r *evtx.Record) []byte {
+	var rn renderer
+	return rn.evtx(nil, r)
+}

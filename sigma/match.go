@@ -1,8 +1,9 @@
 package sigma
 
 import (
+	"hash/maphash"
 	"net/netip"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,34 +43,69 @@ type Matcher struct {
 	id      string
 	time    time.Time
 	dets    []Detection
+	matched []string // backing store of the detections' Matched
 
-	// Value cache: the literals an automaton finds in a value, so that values repeated from event
-	// to event (host names, image paths, users, hashes) are scanned once. Bounded; cleared when full.
-	cache     map[cacheKey][]int32
-	names     [256]nameMemo
-	cacheSize int
-	seen      []uint32
-	stamp     uint32
-	scratch   []int32
-}
-
-type cacheKey struct {
-	a *scanner
-	v string
+	// Value cache: the literals a scanner finds in a value, so that values repeated from event to
+	// event (host names, image paths, users) are scanned once. Bounded; emptied when full.
+	cache   valueCache
+	names   [256]nameMemo
+	seen    []uint32
+	stamp   uint32
+	scratch []int32
 }
 
 // Cache bounds.
 const (
 	cacheMinValue   = 24    // shorter values are scanned every time (cheaper than the lookup)
 	cacheMaxValue   = 256   // longer values (command lines, scripts) are scanned every time
-	cacheMaxEntries = 32768 // per matcher
+	cacheMaxEntries = 16384 // per matcher
+	cacheMaxText    = 1 << 20
 )
 
-// ResetCache empties the value cache (benchmarks call it between passes over the same events).
-func (m *Matcher) ResetCache() {
-	clear(m.cache)
-	m.cacheSize = 0
+// valueCache maps (scanner, value) to the literals found, in open addressing over flat arenas:
+// nothing is allocated once it has grown.
+type valueCache struct {
+	seed  maphash.Seed
+	slots []cacheSlot
+	text  []byte
+	lits  []int32
+	n     int
 }
+
+type cacheSlot struct {
+	hash       uint64 // 0: empty
+	scan       *scanner
+	toff, tlen uint32
+	loff, lnum uint32
+}
+
+func (c *valueCache) reset() {
+	if c.slots == nil {
+		c.seed = maphash.MakeSeed()
+		c.slots = make([]cacheSlot, 2*cacheMaxEntries)
+	} else {
+		clear(c.slots)
+	}
+	c.text, c.lits, c.n = c.text[:0], c.lits[:0], 0
+}
+
+// get returns the cached literals of v for scanner a, and the slot to fill on a miss.
+func (c *valueCache) get(a *scanner, v string) ([]int32, bool, *cacheSlot, uint64) {
+	h := maphash.String(c.seed, v) ^ uint64(uintptr(unsafe.Pointer(a)))*gramHash | 1
+	mask := uint64(len(c.slots) - 1)
+	for i := h; ; i++ {
+		sl := &c.slots[i&mask]
+		if sl.hash == 0 {
+			return nil, false, sl, h
+		}
+		if sl.hash == h && sl.scan == a && string(c.text[sl.toff:sl.toff+sl.tlen]) == v {
+			return c.lits[sl.loff : sl.loff+sl.lnum], true, nil, h
+		}
+	}
+}
+
+// ResetCache empties the value cache (benchmarks call it between passes over the same events).
+func (m *Matcher) ResetCache() { m.cache.reset() }
 
 // scan runs scanner a over v, through the value cache for values of middling length, and fires
 // the literals it finds.
@@ -87,7 +123,8 @@ func (m *Matcher) scan(a *scanner, v string) {
 		m.scratch = m.scratch[:start]
 		return
 	}
-	lits, ok := m.cache[cacheKey{a, v}]
+	c := &m.cache
+	lits, ok, slot, h := c.get(a, v)
 	if !ok {
 		m.stamp++
 		if m.stamp == 0 {
@@ -95,13 +132,15 @@ func (m *Matcher) scan(a *scanner, v string) {
 			m.stamp = 1
 		}
 		m.scratch = a.scan(v, m.scratch[:0], m.seen, m.stamp)
-		if m.cacheSize >= cacheMaxEntries {
-			m.ResetCache()
+		lits = m.scratch
+		if c.n >= cacheMaxEntries || len(c.text)+len(v) > cacheMaxText {
+			c.reset()
+			_, _, slot, h = c.get(a, v)
 		}
-		lits = append([]int32(nil), m.scratch...)
-		m.cache[cacheKey{a, strings.Clone(v)}] = lits
-		m.cacheSize++
-		m.scratch = m.scratch[:0]
+		*slot = cacheSlot{hash: h, scan: a, toff: uint32(len(c.text)), tlen: uint32(len(v)), loff: uint32(len(c.lits)), lnum: uint32(len(lits))}
+		c.text = append(c.text, v...)
+		c.lits = append(c.lits, lits...)
+		c.n++
 	}
 	for _, l := range lits {
 		if m.fired[l] != m.gen {
@@ -109,13 +148,15 @@ func (m *Matcher) scan(a *scanner, v string) {
 			m.fire(l)
 		}
 	}
+	m.scratch = m.scratch[:0]
 }
 
 // NewMatcher returns a matcher for the engine.
 func (e *Engine) NewMatcher() *Matcher {
 	m := &Matcher{e: e, fidGen: make([]uint32, len(e.fieldNames)), first: make([]int32, len(e.fieldNames)),
 		fired: make([]uint32, e.maxLits), tested: make([]uint32, e.maxLits), seen: make([]uint32, e.maxLits),
-		cache: map[cacheKey][]int32{}, candGen: make([]uint32, e.maxRules)}
+		candGen: make([]uint32, e.maxRules)}
+	m.cache.reset()
 	m.onFire = m.fire
 	m.evGen = 1
 	return m
@@ -252,6 +293,24 @@ func (m *Matcher) step(fid, i int32) int32 {
 	return m.next[i]
 }
 
+// FieldRef names a field the engine keeps, resolved once (Engine.Field) so that reading it back
+// costs no lookup.
+type FieldRef int32
+
+// Field resolves a field name the engine keeps (a rule tests it, or Options.ExtraFields named it).
+func (e *Engine) Field(name string) (FieldRef, bool) {
+	fid, ok := e.fields[name]
+	return FieldRef(fid), ok
+}
+
+// FieldValue returns the first value of a resolved field of the current event ("" if absent).
+func (m *Matcher) FieldValue(f FieldRef) string {
+	if i := m.head(int32(f)); i >= 0 {
+		return m.vals[i]
+	}
+	return ""
+}
+
 // Value returns the first value of a field of the current event ("" if absent). Only fields that a
 // rule tests or that were named in Options.ExtraFields are kept.
 func (m *Matcher) Value(name string) string {
@@ -275,9 +334,10 @@ func (m *Matcher) fire(lit int32) {
 }
 
 // Match evaluates the current event against the rules of its source and returns the detections.
-// The returned slice is reused by the next call.
+// The returned slice and the detections' Matched slices are reused by the next call.
 func (m *Matcher) Match() []Detection {
 	m.dets = m.dets[:0]
+	m.matched = m.matched[:0]
 	b := m.e.bucketFor(m.product, m.channel, m.id)
 	if b == nil {
 		return nil
@@ -319,11 +379,13 @@ func (m *Matcher) try(r *brule) {
 		return
 	}
 	d := Detection{Rule: r.cr.info}
+	start := len(m.matched)
 	for _, id := range r.idents {
 		if m.eval(id.n) {
-			d.Matched = append(d.Matched, id.name)
+			m.matched = append(m.matched, id.name)
 		}
 	}
+	d.Matched = m.matched[start:len(m.matched):len(m.matched)]
 	m.dets = append(m.dets, d)
 }
 
@@ -336,7 +398,7 @@ func sortInt32(a []int32) {
 		}
 		return
 	}
-	sort.Slice(a, func(i, j int) bool { return a[i] < a[j] })
+	slices.Sort(a)
 }
 
 func (m *Matcher) eval(n *node) bool {
