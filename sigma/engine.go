@@ -34,9 +34,9 @@ type bucket struct {
 	rules []*brule
 	autos []fieldAuto
 	// With keyword rules in the bucket, every value of an event is scanned exactly once: by its
-	// field's automaton (which then also holds the keyword patterns) or by the keyword automaton.
+	// field's scanner (which then also holds the keyword patterns) or by the keyword scanner.
 	kwAuto   *scanner
-	autoFor  []*scanner // by field id (len = fields at build time); nil: keyword automaton
+	autoFor  []*scanner // by field id (len = fields at build time); nil: keyword scanner
 	litRules [][]int32  // literal -> rules (indexes) for which it is a trigger
 	always   []int32    // rules without a trigger literal: evaluated for every event
 	nlits    int
@@ -68,7 +68,7 @@ type identNode struct {
 	n    *node
 }
 
-// node is a condition tree node placed in a bucket: fields resolved to ids, literals to automaton ids.
+// node is a condition tree node placed in a bucket: fields resolved to ids, literals to bucket literal ids.
 type node struct {
 	op      nodeOp
 	kids    []*node
@@ -427,7 +427,7 @@ func (bb *bucketBuilder) finish() {
 		b.litRules = append(b.litRules, nil)
 	}
 	// A field is scanned when one of its literals is a trigger; then all its literals ride along
-	// in its automaton (one pass answers them all). Fields with no trigger literal are not scanned:
+	// in its scanner (one pass answers them all). Fields with no trigger literal are not scanned:
 	// their literals are checked directly when a candidate rule asks.
 	eager := map[int32]bool{}
 	for l, rs := range b.litRules {

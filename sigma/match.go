@@ -552,7 +552,7 @@ func parseNum(s string) (float64, bool) {
 	return 0, false
 }
 
-// scanFields runs each field automaton over the values of its field.
+// scanFields runs each field scanner over the values of its field.
 func (m *Matcher) scanFields(b *bucket) {
 	for i := range b.autos {
 		fa := &b.autos[i]
@@ -564,7 +564,7 @@ func (m *Matcher) scanFields(b *bucket) {
 }
 
 // litHit reports whether a literal occurs (with its position constraint) in the field's values.
-// Trigger literals were found by the automaton scan; the others are checked here on first use.
+// Trigger literals were found by the scan; the others are checked here on first use.
 func (m *Matcher) litHit(fid, lit int32) bool {
 	if m.fired[lit] == m.gen {
 		return true

@@ -16,7 +16,7 @@ import (
 type valKind uint8
 
 const (
-	vLit      valKind = iota // case-insensitive literal, answered by the automaton
+	vLit      valKind = iota // case-insensitive literal, answered by the scanner
 	vCased                   // case-sensitive literal (cased modifier)
 	vGlob                    // wildcard pattern (* and ?), case-insensitive
 	vRegex                   // RE2 regular expression
@@ -414,7 +414,7 @@ func compileRegex(expr string, i, m, s bool) ([]irVal, error) {
 }
 
 // regexLiteral returns a folded literal of at least 3 bytes that every match of the expression must
-// contain (a trigger for the automaton), and the literals not subject to case folding that every
+// contain (a trigger for the scanner), and the literals not subject to case folding that every
 // match contains, for quick strings.Contains checks before the regular expression runs.
 func regexLiteral(expr string) (trigger string, needs []string) {
 	re, err := syntax.Parse(expr, syntax.Perl)
@@ -430,7 +430,7 @@ func regexLiteral(expr string) (trigger string, needs []string) {
 		s := string(r.Rune)
 		for i := 0; i < len(s); i++ {
 			if s[i] >= 0x80 {
-				return // the automaton folds ASCII only
+				return // the scanner folds ASCII only
 			}
 		}
 		if len(s) > len(best) {
