@@ -227,26 +227,48 @@ func (e *Engine) load(ctx context.Context, tenants []string) (int, error) {
 // confidence recombined over all sources, and the match index updated. The batch is written in one
 // Store call, so a failure changes nothing.
 func (e *Engine) Ingest(ctx context.Context, tenantID string, src SourceInfo, items []Item) (IngestStats, error) {
+	b, err := e.prepare(tenantID, src, items)
+	if err != nil {
+		return b.stats, err
+	}
+	return e.write(ctx, b)
+}
+
+// preparedBatch is a batch of one source's items made ready for the store without the store: values
+// normalised, items merged within the batch (the id, a UUIDv5 of type and value, is the key), and
+// each indicator as it will be stored when it is new. IngestStream prepares the next batch while the
+// previous one is written.
+type preparedBatch struct {
+	tenantID  string
+	src       SourceInfo
+	now       time.Time
+	stats     IngestStats // Items and Invalid so far
+	items     []Item      // one per distinct indicator, merged within the batch
+	tlps      []TLP
+	fresh     []Indicator // items[i] as a new indicator (Revoked: nothing to store unless it exists)
+	threshold int         // the tenant's containment threshold (0: none)
+}
+
+// prepare normalises and merges a batch: everything of Ingest that needs neither the store nor
+// ingestMu.
+func (e *Engine) prepare(tenantID string, src SourceInfo, items []Item) (*preparedBatch, error) {
 	const op = "intel.Engine.Ingest"
-	var st IngestStats
-	st.Items = len(items)
+	b := &preparedBatch{tenantID: tenantID, src: src, stats: IngestStats{Items: len(items)}}
 	if src.Name == "" {
-		return st, socbot.FieldError(op, "source", "source name is empty")
+		return b, socbot.FieldError(op, "source", "source name is empty")
 	}
-	now := e.clock.Now().Truncate(time.Microsecond) // the stores keep microseconds
-	// normalise and merge within the batch; the id (a UUIDv5 of type and value) is the key
-	type pend struct {
-		item Item
-		tlp  TLP
-		id   string
+	b.now = e.clock.Now().Truncate(time.Microsecond) // the stores keep microseconds
+	if e.cfg.Containment != nil && e.cfg.ContainmentThreshold != nil {
+		b.threshold = e.cfg.ContainmentThreshold(tenantID)
 	}
-	pends := make([]pend, 0, len(items))
-	batch := make(map[string]int32, len(items))
-	var ids []string
+	b.items = make([]Item, 0, len(items))
+	b.tlps = make([]TLP, 0, len(items))
+	ids := make([]string, 0, len(items))
+	pos := make(map[string]int32, len(items))
 	for _, it := range items {
 		v, ok := ioc.Normalize(it.Type, it.Value)
 		if !ok {
-			st.Invalid++
+			b.stats.Invalid++
 			continue
 		}
 		it.Value = v
@@ -259,83 +281,114 @@ func (e *Engine) Ingest(ctx context.Context, tenantID string, src SourceInfo, it
 			}
 		}
 		id := IndicatorID(it.Type, v)
-		if i, ok := batch[id]; ok {
-			p := &pends[i]
-			mergeItem(&p.item, &it)
-			if tlp > p.tlp {
-				p.tlp = tlp
+		if i, ok := pos[id]; ok {
+			mergeItem(&b.items[i], &it)
+			if tlp > b.tlps[i] {
+				b.tlps[i] = tlp
 			}
 			continue
 		}
-		batch[id] = int32(len(pends))
-		pends = append(pends, pend{item: it, tlp: tlp, id: id})
+		pos[id] = int32(len(b.items))
+		b.items = append(b.items, it)
+		b.tlps = append(b.tlps, tlp)
 		ids = append(ids, id)
+	}
+	b.fresh = make([]Indicator, len(b.items))
+	for i := range b.items {
+		it := &b.items[i]
+		in := &b.fresh[i]
+		*in = Indicator{ID: ids[i], TenantID: tenantID, Type: it.Type, Value: it.Value, Created: b.now, TLP: b.tlps[i]}
+		if !e.apply(in, it, b.tlps[i], src, b.now) {
+			in.Revoked = true // a revocation: nothing to store unless the indicator exists
+			continue
+		}
+		if e.cfg.Warninglists != nil {
+			if h, ok := e.cfg.Warninglists.Check(in.Type, in.Value); ok {
+				in.FilteredBy = h.List
+			}
+		}
+		in.Modified = b.now
+	}
+	return b, nil
+}
+
+// write merges a prepared batch with the stored indicators and writes it in one store transaction,
+// then updates the match index and hands off what crossed the containment threshold.
+func (e *Engine) write(ctx context.Context, b *preparedBatch) (IngestStats, error) {
+	const op = "intel.Engine.Ingest"
+	st := b.stats
+	if len(b.fresh) == 0 {
+		return st, nil
 	}
 	e.ingestMu.Lock()
 	defer e.ingestMu.Unlock()
-	existing, err := e.store.GetIndicators(ctx, tenantID, ids)
-	if err != nil {
-		return st, socbot.E(op, err)
+	// what merging into a stored indicator made of it (the store may call merge again for an index
+	// after a retry: the last call counts)
+	type merged struct {
+		before    int
+		wasActive bool
+		in        Indicator
 	}
-	byID := make(map[string]*Indicator, len(existing))
-	for i := range existing {
-		byID[existing[i].ID] = &existing[i]
-	}
-	var crossed []Indicator
-	threshold := 0
-	if e.cfg.Containment != nil && e.cfg.ContainmentThreshold != nil {
-		threshold = e.cfg.ContainmentThreshold(tenantID)
-	}
-	changed := make([]Indicator, 0, len(pends))
-	for i := range pends {
-		p := &pends[i]
-		it := &p.item
-		in, had := byID[p.id]
-		before := 0
-		if had {
-			before = in.Score(e.decay, now)
-		} else {
-			changed = append(changed, Indicator{ID: p.id, TenantID: tenantID, Type: it.Type, Value: it.Value, Created: now, TLP: p.tlp})
-			in = &changed[len(changed)-1]
+	var mstate []merged
+	merge := func(i int, in *Indicator) bool {
+		if mstate == nil {
+			mstate = make([]merged, len(b.fresh))
 		}
-		wasActive := had && in.Active(e.decay, now)
-		if !e.apply(in, it, p.tlp, src, now) {
-			if !had {
-				changed = changed[:len(changed)-1]
-			}
-			continue // nothing new
+		m := &mstate[i]
+		m.before, m.wasActive = in.Score(e.decay, b.now), in.Active(e.decay, b.now)
+		if !e.apply(in, &b.items[i], b.tlps[i], b.src, b.now) {
+			return false // nothing new
 		}
 		if e.cfg.Warninglists != nil && in.FilteredBy == "" {
 			if h, ok := e.cfg.Warninglists.Check(in.Type, in.Value); ok {
 				in.FilteredBy = h.List
 			}
 		}
+		in.Modified = b.now
+		m.in = *in
+		return true
+	}
+	var out []MergeOutcome
+	var err error
+	if m, ok := e.store.(IndicatorMerger); ok {
+		out, err = m.MergeIndicators(ctx, b.tenantID, b.fresh, merge)
+	} else {
+		out, err = mergeByPut(ctx, e.store, b.tenantID, b.fresh, merge)
+	}
+	if err != nil {
+		return st, socbot.E(op, err)
+	}
+	changed := make([]Indicator, 0, len(b.fresh))
+	var crossed []Indicator
+	for i, o := range out {
+		var in *Indicator
+		before, wasActive := 0, false
+		switch o {
+		case MergeInserted:
+			in = &b.fresh[i]
+			st.New++
+		case MergeUpdated:
+			m := &mstate[i]
+			in, before, wasActive = &m.in, m.before, m.wasActive
+			st.Updated++
+			if b.items[i].Revoked {
+				st.Revoked++
+			}
+		default:
+			continue
+		}
 		if in.FilteredBy != "" {
 			st.Filtered++
 		}
-		if it.Revoked {
-			st.Revoked++
-		}
-		if had {
-			st.Updated++
-		} else {
-			st.New++
-		}
-		in.Modified = now
-		if had {
-			changed = append(changed, *in)
-		}
-		if threshold > 0 && in.Active(e.decay, now) {
-			if s := in.Score(e.decay, now); s >= threshold && (!wasActive || before < threshold) {
+		changed = append(changed, *in)
+		if b.threshold > 0 && in.Active(e.decay, b.now) {
+			if s := in.Score(e.decay, b.now); s >= b.threshold && (!wasActive || before < b.threshold) {
 				crossed = append(crossed, *in)
 			}
 		}
 	}
 	if len(changed) == 0 {
 		return st, nil
-	}
-	if err := e.store.PutIndicators(ctx, changed); err != nil {
-		return st, socbot.E(op, err)
 	}
 	e.updateIndex(ctx, changed, true)
 	if len(crossed) > 0 {

@@ -56,6 +56,98 @@ type Store interface {
 	FeedStatus(ctx context.Context, tenantID, name string) (FeedStatus, error)
 }
 
+// MergeOutcome says what MergeIndicators did with one indicator of a batch.
+type MergeOutcome uint8
+
+// Merge outcomes.
+const (
+	MergeInserted  MergeOutcome = iota + 1 // it was not stored: stored as given
+	MergeUpdated                           // it was stored: merged, and the merged version stored
+	MergeUnchanged                         // it was stored and the merge changed nothing: left as it was
+	MergeSkipped                           // it was not stored and the batch's version is Revoked: nothing stored
+)
+
+// IndicatorMerger is an optional Store method, which the engine's imports use when the store has it
+// (otherwise they read with GetIndicators and write with PutIndicators): an import batch read, merged
+// and written in one transaction, so that the common case of indicators not stored yet costs no
+// read at all.
+type IndicatorMerger interface {
+	// MergeIndicators stores one batch of tenantID's indicators, all or nothing. For each batch[i]
+	// whose id is not stored, batch[i] is stored as it is (MergeInserted), except a Revoked one: a
+	// revocation of something never stored stores nothing (MergeSkipped). For each id already stored,
+	// merge(i, stored) is called with the stored indicator and turns it into the version to store,
+	// returning false when it changed nothing (MergeUnchanged: the stored one stays as it is). It
+	// returns the outcome of every batch[i].
+	//
+	// Ids must be distinct, every batch[i].TenantID must be tenantID, and CheckIndicators applies.
+	// merge runs inside the store's transaction and must not call the store; it may be called again
+	// for the same i, with a newly read stored indicator, when another writer got in between (only
+	// the last call counts). Audited like PutIndicators.
+	MergeIndicators(ctx context.Context, tenantID string, batch []Indicator, merge func(i int, stored *Indicator) bool) ([]MergeOutcome, error)
+}
+
+// mergeByPut is MergeIndicators for a store without it: read with GetIndicators, write what changed
+// with PutIndicators (one transaction; the read is outside it).
+func mergeByPut(ctx context.Context, s Store, tenantID string, batch []Indicator, merge func(i int, stored *Indicator) bool) ([]MergeOutcome, error) {
+	if err := CheckMergeBatch(tenantID, batch); err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(batch))
+	for i := range batch {
+		ids[i] = batch[i].ID
+	}
+	stored, err := s.GetIndicators(ctx, tenantID, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]*Indicator, len(stored))
+	for i := range stored {
+		byID[stored[i].ID] = &stored[i]
+	}
+	out := make([]MergeOutcome, len(batch))
+	put := make([]Indicator, 0, len(batch))
+	for i := range batch {
+		switch old := byID[batch[i].ID]; {
+		case old != nil && merge(i, old):
+			out[i] = MergeUpdated
+			put = append(put, *old)
+		case old != nil:
+			out[i] = MergeUnchanged
+		case batch[i].Revoked:
+			out[i] = MergeSkipped
+		default:
+			out[i] = MergeInserted
+			put = append(put, batch[i])
+		}
+	}
+	if len(put) > 0 {
+		if err := s.PutIndicators(ctx, put); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CheckMergeBatch is the rule every MergeIndicators applies (stores call it): CheckIndicators, every
+// indicator of tenantID, distinct ids.
+func CheckMergeBatch(tenantID string, batch []Indicator) error {
+	const op = "intel.Store.MergeIndicators"
+	if err := CheckIndicators(batch); err != nil {
+		return err
+	}
+	seen := make(map[string]struct{}, len(batch))
+	for i := range batch {
+		if batch[i].TenantID != tenantID {
+			return socbot.FieldError(op, "tenant_id", "indicator %s of tenant %q in a batch of tenant %q", batch[i].ID, batch[i].TenantID, tenantID)
+		}
+		if _, dup := seen[batch[i].ID]; dup {
+			return socbot.FieldError(op, "id", "indicator %s twice in one batch", batch[i].ID)
+		}
+		seen[batch[i].ID] = struct{}{}
+	}
+	return nil
+}
+
 // Filter selects indicators.
 type Filter struct {
 	TenantID      string     // "" MSSP-wide only; "*" every tenant
@@ -163,8 +255,9 @@ type lease struct {
 }
 
 var (
-	_ Store      = (*MemStore)(nil)
-	_ FeedLeaser = (*MemStore)(nil)
+	_ Store           = (*MemStore)(nil)
+	_ FeedLeaser      = (*MemStore)(nil)
+	_ IndicatorMerger = (*MemStore)(nil)
 )
 
 // ClaimFeedRun implements FeedLeaser.
@@ -228,6 +321,51 @@ func (m *MemStore) PutIndicators(ctx context.Context, ins []Indicator) error {
 		t[k] = &in
 	}
 	return nil
+}
+
+// MergeIndicators implements IndicatorMerger.
+func (m *MemStore) MergeIndicators(ctx context.Context, tenantID string, batch []Indicator, merge func(i int, stored *Indicator) bool) ([]MergeOutcome, error) {
+	if err := CheckMergeBatch(tenantID, batch); err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.ind[tenantID]
+	out := make([]MergeOutcome, len(batch))
+	put := make([]Indicator, 0, len(batch))
+	for i := range batch {
+		old, ok := t[batch[i].ID]
+		switch {
+		case ok:
+			c := cloneIndicator(old)
+			if merge(i, &c) {
+				out[i] = MergeUpdated
+				put = append(put, c)
+			} else {
+				out[i] = MergeUnchanged
+			}
+		case batch[i].Revoked:
+			out[i] = MergeSkipped
+		default:
+			out[i] = MergeInserted
+			put = append(put, cloneIndicator(&batch[i]))
+		}
+	}
+	if err := ctx.Err(); err != nil { // as a SQL store's transaction would fail
+		return nil, socbot.E("intel.MemStore.MergeIndicators", socbot.KindUnavailable, err)
+	}
+	if t == nil && len(put) > 0 {
+		t = map[string]*Indicator{}
+		m.ind[tenantID] = t
+	}
+	for i := range put {
+		in := &put[i]
+		if _, ok := t[in.ID]; !ok {
+			m.order[tenantID] = append(m.order[tenantID], in.ID)
+		}
+		t[in.ID] = in
+	}
+	return out, nil
 }
 
 func (m *MemStore) tenantsFor(f Filter) []string {
@@ -361,18 +499,38 @@ func (m *MemStore) PutFeed(ctx context.Context, f Feed) error {
 }
 
 // CheckIndicators is the rule every Store applies to PutIndicators: a known type, a value and an
-// indicator id (stores trust that it is IndicatorID(Type, Value), as the engine makes it).
+// indicator id of IndicatorID's form (stores trust that it is IndicatorID(Type, Value), as the engine
+// makes it).
 func CheckIndicators(ins []Indicator) error {
 	const op = "intel.Store.PutIndicators"
 	for i := range ins {
 		if !ins[i].Type.Valid() || ins[i].Value == "" {
 			return socbot.FieldError(op, "type", "indicator %d has type %q value %q", i, ins[i].Type, ins[i].Value)
 		}
-		if !strings.HasPrefix(ins[i].ID, "indicator--") {
-			return socbot.FieldError(op, "id", "indicator %s:%s has no indicator id", ins[i].Type, ins[i].Value)
+		if !ValidIndicatorID(ins[i].ID) {
+			return socbot.FieldError(op, "id", "indicator %s:%s has no indicator id (%q)", ins[i].Type, ins[i].Value, ins[i].ID)
 		}
 	}
 	return nil
+}
+
+// ValidIndicatorID reports whether id has the form of IndicatorID's ids: "indicator--" and a UUID in
+// canonical lower-case form.
+func ValidIndicatorID(id string) bool {
+	const prefix = "indicator--"
+	if len(id) != len(prefix)+36 || !strings.HasPrefix(id, prefix) {
+		return false
+	}
+	for j, c := range []byte(id[len(prefix):]) {
+		if j == 8 || j == 13 || j == 18 || j == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkFeedForStore is the rule every Store applies to PutFeed: a name, and no plaintext secret.

@@ -6,24 +6,27 @@ import (
 	socbot "github.com/socbot/socbot"
 )
 
-// IngestStream ingests the items a reader emits, in batches of IngestBatch, with the reading (a feed
-// parser, a spool decoder) running on its own goroutine while the previous batch is merged and
-// stored: on a machine with two cores, parsing costs no wall-clock time. Each batch is one Ingest
-// call (one store transaction); a failure stops the stream and returns the counts of the batches
-// stored so far. progress, when not nil, is called after every stored batch.
+// IngestStream ingests the items a reader emits, in batches of IngestBatch, as a pipeline of three
+// goroutines: the reading (a feed parser, a spool decoder), the preparation of each batch
+// (normalising, merging within the batch, building the new indicators) and the writing (merging with
+// the stored indicators, one store transaction per batch). On a machine with two cores, parsing and
+// preparing cost little wall-clock time and the store's single writer is kept busy. Each batch is
+// one Ingest; a failure stops the stream and returns the counts of the batches stored so far.
+// progress, when not nil, is called after every stored batch.
 func (e *Engine) IngestStream(ctx context.Context, tenantID string, src SourceInfo, read func(emit func(Item) error) error,
 	progress func(IngestStats)) (IngestStats, error) {
 	var total IngestStats
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	batches := make(chan []Item, 1)
+	raw := make(chan []Item, 1)
+	batches := make(chan *preparedBatch, 1)
 	readErr := make(chan error, 1)
-	go func() {
-		defer close(batches)
+	go func() { // read
+		defer close(raw)
 		batch := make([]Item, 0, IngestBatch)
 		send := func() error {
 			select {
-			case batches <- batch:
+			case raw <- batch:
 				batch = make([]Item, 0, IngestBatch)
 				return nil
 			case <-ctx.Done():
@@ -42,12 +45,33 @@ func (e *Engine) IngestStream(ctx context.Context, tenantID string, src SourceIn
 		}
 		readErr <- err
 	}()
+	prepErr := make(chan error, 1)
+	go func() { // prepare
+		defer close(batches)
+		var err error
+		for items := range raw {
+			if err != nil {
+				continue // drain, so the reader ends
+			}
+			var b *preparedBatch
+			if b, err = e.prepare(tenantID, src, items); err != nil {
+				cancel(err)
+				continue
+			}
+			select {
+			case batches <- b:
+			case <-ctx.Done():
+				err = context.Cause(ctx)
+			}
+		}
+		prepErr <- err
+	}()
 	var ingestErr error
 	for b := range batches {
 		if ingestErr != nil {
-			continue // drain, so the reader ends
+			continue // drain, so the stages before end
 		}
-		st, err := e.Ingest(ctx, tenantID, src, b)
+		st, err := e.write(ctx, b)
 		total.Add(st)
 		if err != nil {
 			ingestErr = err
@@ -58,11 +82,13 @@ func (e *Engine) IngestStream(ctx context.Context, tenantID string, src SourceIn
 			progress(total)
 		}
 	}
-	rerr := <-readErr
-	if ingestErr != nil {
+	rerr, perr := <-readErr, <-prepErr
+	switch {
+	case ingestErr != nil:
 		return total, ingestErr
-	}
-	if rerr != nil {
+	case perr != nil && rerr == nil:
+		return total, socbot.E("intel.IngestStream", perr)
+	case rerr != nil:
 		return total, socbot.E("intel.IngestStream", rerr)
 	}
 	return total, nil
