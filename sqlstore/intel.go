@@ -1,14 +1,17 @@
 package sqlstore
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	"github.com/valyala/fastjson"
 
@@ -17,25 +20,29 @@ import (
 	"github.com/socbot/socbot/ioc"
 )
 
-// The intel bot's system of record (migration 0101_intel_store): indicators with their sources,
-// sightings, feeds (credentials only sealed) and feed status, implementing intel.Store on both
-// engines. An indicator is one row keyed by (tenant, STIX id), with the columns filters and the match
-// index read and everything else in one JSON document, so a bulk import costs one random B-tree
-// insert and 13 bound parameters per indicator; imports are written as multi-row upserts of
-// prepared statements, one transaction per Store call. Feed changes are audited in the same transaction,
-// indicator and sighting writes when the context carries an intel.AuditNote (a person acting).
+// The intel bot's system of record (migrations 0101_intel_store and 0102_intel_compact): indicators
+// with their sources, sightings, feeds (credentials only sealed) and feed status, implementing
+// intel.Store and intel.IndicatorMerger on both engines. An indicator is one row keyed by (tenant,
+// the 16 bytes of its STIX id's UUID), with the columns filters and the match index read and
+// everything else in one binary document (intel_doc.go). Imports go through MergeIndicators: rows
+// are inserted as new in multi-row statements (ON CONFLICT DO NOTHING), and only where a statement
+// finds rows already stored are they read, merged and written back, all in one transaction. Feed
+// changes are audited in the same transaction, indicator and sighting writes when the context
+// carries an intel.AuditNote (a person acting).
 var (
-	_ intel.Store        = (*Store)(nil)
-	_ intel.IndexScanner = (*Store)(nil)
-	_ intel.FeedLeaser   = (*Store)(nil)
+	_ intel.Store           = (*Store)(nil)
+	_ intel.IndicatorMerger = (*Store)(nil)
+	_ intel.IndexScanner    = (*Store)(nil)
+	_ intel.FeedLeaser      = (*Store)(nil)
 )
 
 const intelCols = `tenant_id, id, type, value, modified, tlp, dead, base, ref, valid_until, source_names, tags, doc`
 
 const intelNCols = 13
 
-// intelRowsPerStmt is how many indicators one upsert statement writes.
-const intelRowsPerStmt = 100
+// intelWidths are the row counts of the multi-row statements, widest first: n rows are written by
+// the widest statements that fit, so a handful of prepared statements serve every batch size.
+var intelWidths = [...]int{500, 100, 20, 5, 1}
 
 // intelPageSize is the keyset page of ScanIndicators: no read transaction stays open across pages.
 const intelPageSize = 2000
@@ -45,10 +52,29 @@ const nameSep = "\x1f"
 
 // cleanText makes s storable as TEXT on PostgreSQL (valid UTF-8, no NUL), leaving clean text as is.
 func cleanText(s string) string {
-	if strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) { // both vectorised: the common case is cheap
+	if plainASCII(s) || strings.IndexByte(s, 0) < 0 && utf8.ValidString(s) {
 		return s
 	}
 	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "")
+}
+
+// plainASCII reports whether s is ASCII without NUL bytes, eight bytes at a time (false may also
+// mean "not sure": cleanText then looks closer).
+func plainASCII(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		v := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		if (v-ones|v)&highs != 0 { // a byte with the high bit set, or a zero byte (it borrows)
+			return false
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c == 0 || c >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // usOrZero stores a time as microseconds, the zero time as 0.
@@ -64,36 +90,6 @@ func timeOrZero(v int64) time.Time {
 		return time.Time{}
 	}
 	return fromUS(v)
-}
-
-// The doc column: an indicator's fields that no query filters on, as JSON with short keys, written
-// without reflection (times are microseconds, absent when zero):
-//
-//	fs first seen, ls last seen, c confidence, s sources, kc kill-chain phases, d description,
-//	p pattern, n sightings, lsg last sighting, fp false positives, r revoked, f filtered by,
-//	cr created
-//
-// and each source: n name, r reliability, c confidence, f first seen, l last seen, ref, d disabled,
-// v valid until.
-type docWriter struct{ b []byte }
-
-func (w *docWriter) key(k string, first bool) {
-	if !first {
-		w.b = append(w.b, ',')
-	}
-	w.b = append(w.b, '"')
-	w.b = append(w.b, k...)
-	w.b = append(w.b, '"', ':')
-}
-
-func (w *docWriter) int(k string, v int64, first bool) {
-	w.key(k, first)
-	w.b = strconv.AppendInt(w.b, v, 10)
-}
-
-func (w *docWriter) str(k, v string) {
-	w.key(k, false)
-	w.b = appendJSONString(w.b, cleanText(v))
 }
 
 // appendJSONString appends s as a JSON string (escaping as writeJSONString does).
@@ -124,91 +120,6 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-func (w *docWriter) doc(in *intel.Indicator) string {
-	w.b = append(w.b[:0], '{')
-	w.int("fs", usOrZero(in.FirstSeen), true)
-	w.int("ls", usOrZero(in.LastSeen), false)
-	w.int("c", int64(in.Confidence), false)
-	w.int("cr", usOrZero(in.Created), false)
-	w.key("s", false)
-	w.b = append(w.b, '[')
-	for i := range in.Sources {
-		x := &in.Sources[i]
-		if i > 0 {
-			w.b = append(w.b, ',')
-		}
-		w.b = append(w.b, '{')
-		w.key("n", true)
-		w.b = appendJSONString(w.b, cleanText(x.Name))
-		w.int("r", int64(x.Reliability), false)
-		w.int("c", int64(x.Confidence), false)
-		w.int("f", usOrZero(x.FirstSeen), false)
-		w.int("l", usOrZero(x.LastSeen), false)
-		if x.Ref != "" {
-			w.str("ref", x.Ref)
-		}
-		if x.Disabled {
-			w.b = append(w.b, `,"d":true`...)
-		}
-		if !x.ValidUntil.IsZero() {
-			w.int("v", usOrZero(x.ValidUntil), false)
-		}
-		w.b = append(w.b, '}')
-	}
-	w.b = append(w.b, ']')
-	if len(in.KillChain) > 0 {
-		w.key("kc", false)
-		w.b = append(w.b, '[')
-		for i, k := range in.KillChain {
-			if i > 0 {
-				w.b = append(w.b, ',')
-			}
-			w.b = append(w.b, `{"kill_chain_name":`...)
-			w.b = appendJSONString(w.b, cleanText(k.KillChain))
-			w.b = append(w.b, `,"phase_name":`...)
-			w.b = appendJSONString(w.b, cleanText(k.Phase))
-			w.b = append(w.b, '}')
-		}
-		w.b = append(w.b, ']')
-	}
-	if in.Description != "" {
-		w.str("d", in.Description)
-	}
-	if in.Pattern != "" {
-		w.str("p", in.Pattern)
-	}
-	if in.Sightings != 0 {
-		w.int("n", int64(in.Sightings), false)
-	}
-	if !in.LastSighting.IsZero() {
-		w.int("lsg", usOrZero(in.LastSighting), false)
-	}
-	if in.FalsePos != 0 {
-		w.int("fp", int64(in.FalsePos), false)
-	}
-	if in.Revoked {
-		w.b = append(w.b, `,"r":true`...)
-	}
-	if in.FilteredBy != "" {
-		w.str("f", in.FilteredBy)
-	}
-	w.b = append(w.b, '}')
-	return string(w.b)
-}
-
-func cleanStrings(v []string) []string {
-	for i, s := range v {
-		if c := cleanText(s); c != s {
-			out := append([]string(nil), v...)
-			for j := i; j < len(out); j++ {
-				out[j] = cleanText(out[j])
-			}
-			return out
-		}
-	}
-	return v
-}
-
 // sourceNames is the source_names column: the sorted names, each between separators.
 func sourceNames(in *intel.Indicator) string {
 	if len(in.Sources) == 0 {
@@ -227,33 +138,132 @@ func sourceNames(in *intel.Indicator) string {
 	return b.String()
 }
 
-// indicatorArgs appends the column values of in.
-func indicatorArgs(args []any, in *intel.Indicator, w *docWriter) []any {
-	dead := in.Revoked || in.FilteredBy != ""
-	return append(args, in.TenantID, in.ID, string(in.Type), cleanText(in.Value), usOrZero(in.Modified), int(in.TLP), dead,
-		in.BaseScore(), usOrZero(in.Reference()), usOrZero(in.ValidUntil()), sourceNames(in), jsStrings(cleanStrings(in.Tags)), w.doc(in))
+// rowEncoder turns indicators into the bound values of their rows; the documents of one statement
+// share an arena, reused once the statement has run (the driver copies what it binds).
+type rowEncoder struct {
+	arena []byte
+	tags  []byte
 }
 
-func upsertIndicatorsSQL(n int) string {
-	var b strings.Builder
-	b.WriteString(`INSERT INTO intel_indicators (` + intelCols + `) VALUES `)
-	row := "(" + strings.Repeat("?,", intelNCols-1) + "?)"
-	for i := 0; i < n; i++ {
-		if i > 0 {
-			b.WriteByte(',')
+// args appends the column values of in, whose key is key.
+func (w *rowEncoder) args(args []any, in *intel.Indicator, key []byte) []any {
+	mod := usOrZero(in.Modified)
+	start := len(w.arena)
+	w.arena = appendDoc(w.arena, in, mod)
+	doc := w.arena[start:len(w.arena):len(w.arena)]
+	tags := "[]"
+	if len(in.Tags) > 0 {
+		w.tags = append(w.tags[:0], '[')
+		for i, t := range in.Tags {
+			if i > 0 {
+				w.tags = append(w.tags, ',')
+			}
+			w.tags = appendJSONString(w.tags, cleanText(t))
 		}
-		b.WriteString(row)
+		tags = string(append(w.tags, ']'))
 	}
-	b.WriteString(` ON CONFLICT (tenant_id, id) DO UPDATE SET type = excluded.type, value = excluded.value,
-		modified = excluded.modified, tlp = excluded.tlp, dead = excluded.dead, base = excluded.base, ref = excluded.ref,
-		valid_until = excluded.valid_until, source_names = excluded.source_names, tags = excluded.tags, doc = excluded.doc`)
-	return b.String()
+	dead := in.Revoked || in.FilteredBy != ""
+	return append(args, in.TenantID, key, string(in.Type), cleanText(in.Value), mod, int(in.TLP), dead,
+		in.BaseScore(), usOrZero(in.Reference()), usOrZero(in.ValidUntil()), sourceNames(in), tags, doc)
 }
 
-var upsertIndicatorsFull = upsertIndicatorsSQL(intelRowsPerStmt)
+// intelSQL holds the statements of every width.
+type intelSQL struct {
+	insert map[int]string // new rows; rows already stored are left alone
+	upsert map[int]string // rows replaced whole
+	read   map[int]string // SQLite: rows by key, an IN list of the width
+}
 
-// PutIndicators implements intel.Store: every indicator in one transaction, intelRowsPerStmt per
-// statement.
+var intelStatements = func() intelSQL {
+	q := intelSQL{insert: map[int]string{}, upsert: map[int]string{}, read: map[int]string{}}
+	row := "(" + strings.Repeat("?,", intelNCols-1) + "?)"
+	for _, w := range intelWidths {
+		values := `INSERT INTO intel_indicators (` + intelCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+",", w), ",")
+		q.insert[w] = values + ` ON CONFLICT (tenant_id, id) DO NOTHING`
+		q.upsert[w] = values + ` ON CONFLICT (tenant_id, id) DO UPDATE SET type = excluded.type, value = excluded.value,
+		modified = excluded.modified, tlp = excluded.tlp, dead = excluded.dead, base = excluded.base, ref = excluded.ref,
+		valid_until = excluded.valid_until, source_names = excluded.source_names, tags = excluded.tags, doc = excluded.doc`
+		q.read[w] = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id IN (` + strings.TrimSuffix(strings.Repeat("?,", w), ",") + `)`
+	}
+	return q
+}()
+
+// readIndicatorsPG reads a tenant's rows by key on PostgreSQL (one array parameter); locked reads
+// the rows for update.
+const (
+	readIndicatorsPG       = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id = ANY(?)`
+	readIndicatorsPGLocked = readIndicatorsPG + ` FOR UPDATE`
+)
+
+// execRows writes rows 0..n-1 (argsOf appends row j's values) with the statements of sqls, widest
+// first, and returns how many rows the statements changed.
+func (s *Store) execRows(ctx context.Context, tx *sql.Tx, sqls map[int]string, n int, w *rowEncoder,
+	argsOf func(args []any, j int) []any) (int64, error) {
+	var changed int64
+	args := make([]any, 0, intelNCols*min(n, intelWidths[0]))
+	for j := 0; j < n; {
+		width := intelWidths[len(intelWidths)-1]
+		for _, x := range intelWidths {
+			if x <= n-j {
+				width = x
+				break
+			}
+		}
+		args, w.arena = args[:0], w.arena[:0]
+		for end := j + width; j < end; j++ {
+			args = argsOf(args, j)
+		}
+		st, err := s.prepared(ctx, tx, sqls[width])
+		if err != nil {
+			return changed, err
+		}
+		res, err := st.ExecContext(ctx, args...)
+		if err != nil {
+			return changed, err
+		}
+		k, err := res.RowsAffected()
+		if err != nil {
+			return changed, err
+		}
+		changed += k
+	}
+	return changed, nil
+}
+
+// keyedBatch is a batch's keys in one arena, with the batch's order sorted by (tenant, key): in key
+// order, the B-tree inserts of a transaction walk the index left to right.
+type keyedBatch struct {
+	keys  []byte // 16 bytes per indicator, in batch order
+	order []int32
+}
+
+func (k *keyedBatch) key(i int32) []byte { return k.keys[16*int(i) : 16*int(i)+16 : 16*int(i)+16] }
+
+func keyBatch(ins []intel.Indicator) keyedBatch {
+	k := keyedBatch{keys: make([]byte, 0, 16*len(ins)), order: make([]int32, len(ins))}
+	for i := range ins {
+		k.keys, _ = appendIDKey(k.keys, ins[i].ID) // CheckIndicators made sure the ids parse
+		k.order[i] = int32(i)
+	}
+	sorted := true
+	for j := 1; j < len(ins) && sorted; j++ {
+		sorted = k.less(ins, k.order[j-1], k.order[j]) || !k.less(ins, k.order[j], k.order[j-1])
+	}
+	if !sorted {
+		sort.SliceStable(k.order, func(a, b int) bool { return k.less(ins, k.order[a], k.order[b]) })
+	}
+	return k
+}
+
+func (k *keyedBatch) less(ins []intel.Indicator, a, b int32) bool {
+	if ins[a].TenantID != ins[b].TenantID {
+		return ins[a].TenantID < ins[b].TenantID
+	}
+	return bytes.Compare(k.key(a), k.key(b)) < 0
+}
+
+// PutIndicators implements intel.Store: every indicator in one transaction, replaced whole, in
+// multi-row upserts (an id given twice: the last one wins).
 func (s *Store) PutIndicators(ctx context.Context, ins []intel.Indicator) error {
 	const op = "sqlstore.PutIndicators"
 	if err := intel.CheckIndicators(ins); err != nil {
@@ -262,38 +272,24 @@ func (s *Store) PutIndicators(ctx context.Context, ins []intel.Indicator) error 
 	if len(ins) == 0 {
 		return nil
 	}
-	// in key order, the B-tree inserts of a batch walk the tree left to right
-	order := make([]int32, len(ins))
-	for i := range order {
-		order[i] = int32(i)
-	}
-	sort.Slice(order, func(a, b int) bool {
-		x, y := &ins[order[a]], &ins[order[b]]
-		if x.TenantID != y.TenantID {
-			return x.TenantID < y.TenantID
+	kb := keyBatch(ins)
+	// one row per (tenant, id): the last of equal ones (the sort is stable)
+	order := kb.order[:0:0]
+	for j, i := range kb.order {
+		if j+1 < len(kb.order) {
+			n := kb.order[j+1]
+			if ins[n].TenantID == ins[i].TenantID && bytes.Equal(kb.key(n), kb.key(i)) {
+				continue
+			}
 		}
-		return x.ID < y.ID
-	})
+		order = append(order, i)
+	}
 	return s.tx(ctx, func(tx *sql.Tx) error {
-		args := make([]any, 0, intelNCols*intelRowsPerStmt)
-		var w docWriter
-		for start := 0; start < len(ins); start += intelRowsPerStmt {
-			chunk := order[start:min(start+intelRowsPerStmt, len(ins))]
-			args = args[:0]
-			for _, i := range chunk {
-				args = indicatorArgs(args, &ins[i], &w)
-			}
-			query := upsertIndicatorsFull
-			if len(chunk) != intelRowsPerStmt {
-				query = upsertIndicatorsSQL(len(chunk))
-			}
-			st, err := s.prepared(ctx, tx, query)
-			if err != nil {
-				return dbErr(op, err)
-			}
-			if _, err := st.ExecContext(ctx, args...); err != nil {
-				return dbErr(op, err)
-			}
+		var w rowEncoder
+		if _, err := s.execRows(ctx, tx, intelStatements.upsert, len(order), &w, func(args []any, j int) []any {
+			return w.args(args, &ins[order[j]], kb.key(order[j]))
+		}); err != nil {
+			return dbErr(op, err)
 		}
 		note, ok := intel.AuditFrom(ctx)
 		if !ok {
@@ -303,6 +299,269 @@ func (s *Store) PutIndicators(ctx context.Context, ins []intel.Indicator) error 
 			return ins[i].TenantID, ins[i].Key()
 		}))
 	})
+}
+
+// MergeIndicators implements intel.IndicatorMerger in one transaction, a chunk of up to 500
+// indicators (in key order) at a time. While a batch's indicators are all new, a chunk is first
+// inserted blind (ON CONFLICT DO NOTHING, inside a savepoint): when every row went in, nothing was
+// read. Otherwise the chunk is rolled back to the savepoint and taken the slow way: its stored rows
+// read (PostgreSQL: locked), merged, the new ones inserted and the merged ones replaced. Once a
+// batch shows stored indicators (a feed read again), its chunks go the slow way first.
+func (s *Store) MergeIndicators(ctx context.Context, tenantID string, batch []intel.Indicator,
+	merge func(i int, stored *intel.Indicator) bool) ([]intel.MergeOutcome, error) {
+	const op = "sqlstore.MergeIndicators"
+	if err := intel.CheckMergeBatch(tenantID, batch); err != nil {
+		return nil, err
+	}
+	out := make([]intel.MergeOutcome, len(batch))
+	if len(batch) == 0 {
+		return out, nil
+	}
+	kb := keyBatch(batch)
+	p := intelParsers.Get()
+	defer intelParsers.Put(p)
+	var changed int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		clear(out)
+		m := merger{s: s, tx: tx, tenantID: tenantID, batch: batch, kb: &kb, out: out, merge: merge, p: p}
+		stored, seen := 0, 0
+		for start := 0; start < len(kb.order); start += intelWidths[0] {
+			chunk := kb.order[start:min(start+intelWidths[0], len(kb.order))]
+			// Blind inserts while the chunk is likely to hold no stored indicator: with a share f of
+			// stored ones spread evenly (the keys are hashes), a chunk of 500 is free of them with
+			// probability (1-f)^500, about one half at f = 1/700.
+			if stored*700 <= seen {
+				ok, err := m.insertBlind(ctx, chunk)
+				if err != nil {
+					return dbErr(op, err)
+				}
+				seen += len(chunk)
+				if ok {
+					continue
+				}
+			} else {
+				seen += len(chunk)
+			}
+			n, err := m.mergeChunk(ctx, chunk)
+			if err != nil {
+				return err
+			}
+			stored += n
+		}
+		changed = 0
+		for _, o := range out {
+			if o == intel.MergeInserted || o == intel.MergeUpdated {
+				changed++
+			}
+		}
+		note, ok := intel.AuditFrom(ctx)
+		if !ok || changed == 0 {
+			return nil
+		}
+		keys := make([]int, 0, changed)
+		for i, o := range out {
+			if o == intel.MergeInserted || o == intel.MergeUpdated {
+				keys = append(keys, i)
+			}
+		}
+		return s.appendAudits(ctx, tx, intelWriteAudits(note, "intel.indicators.put", len(keys), func(j int) (string, string) {
+			return tenantID, batch[keys[j]].Key()
+		}))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// merger is one MergeIndicators transaction.
+type merger struct {
+	s        *Store
+	tx       *sql.Tx
+	tenantID string
+	batch    []intel.Indicator
+	kb       *keyedBatch
+	out      []intel.MergeOutcome
+	merge    func(int, *intel.Indicator) bool
+	p        *fastjson.Parser
+	w        rowEncoder
+	rows     []*intel.Indicator // the rows of a statement
+	rowKeys  [][]byte
+}
+
+func (m *merger) savepoint(ctx context.Context, verb string) error {
+	_, err := m.tx.ExecContext(ctx, verb+" SAVEPOINT intel_chunk")
+	return err
+}
+
+// insertBlind inserts a chunk's indicators as new, inside a savepoint. It reports false, with the
+// savepoint rolled back, when some of them were stored already (or the chunk holds a revocation,
+// which only applies to a stored indicator).
+func (m *merger) insertBlind(ctx context.Context, chunk []int32) (bool, error) {
+	for _, i := range chunk {
+		if m.batch[i].Revoked {
+			return false, nil
+		}
+	}
+	if err := m.savepoint(ctx, ""); err != nil {
+		return false, err
+	}
+	n, err := m.s.execRows(ctx, m.tx, intelStatements.insert, len(chunk), &m.w, func(args []any, j int) []any {
+		return m.w.args(args, &m.batch[chunk[j]], m.kb.key(chunk[j]))
+	})
+	if err != nil {
+		return false, err
+	}
+	if n != int64(len(chunk)) {
+		if err := m.savepoint(ctx, "ROLLBACK TO"); err != nil {
+			return false, err
+		}
+		return false, m.savepoint(ctx, "RELEASE")
+	}
+	for _, i := range chunk {
+		m.out[i] = intel.MergeInserted
+	}
+	return true, m.savepoint(ctx, "RELEASE")
+}
+
+// keyedRow is an indicator to write and its key.
+type keyedRow struct {
+	in  *intel.Indicator
+	key []byte
+}
+
+// mergeChunk takes a chunk the slow way: read the stored ones, merge them, insert the new ones and
+// replace the merged ones. It returns how many were stored. A row that another writer inserted
+// between the read and the insert (PostgreSQL, another node) makes it start the chunk over.
+func (m *merger) mergeChunk(ctx context.Context, chunk []int32) (int, error) {
+	const op = "sqlstore.MergeIndicators"
+	keys := make([][]byte, len(chunk))
+	for j, i := range chunk {
+		keys[j] = m.kb.key(i)
+	}
+	for attempt := 0; ; attempt++ {
+		stored := make(map[[16]byte]*intel.Indicator, len(chunk))
+		err := m.s.readByKeys(ctx, m.tx, m.tenantID, keys, m.p, func(in *intel.Indicator, key []byte) {
+			stored[[16]byte(key)] = in
+		})
+		if err != nil {
+			return 0, err
+		}
+		var fresh, merged []keyedRow
+		for _, i := range chunk {
+			key := m.kb.key(i)
+			switch old := stored[[16]byte(key)]; {
+			case old != nil && m.merge(int(i), old):
+				m.out[i] = intel.MergeUpdated
+				merged = append(merged, keyedRow{old, key})
+			case old != nil:
+				m.out[i] = intel.MergeUnchanged
+			case m.batch[i].Revoked:
+				m.out[i] = intel.MergeSkipped
+			default:
+				m.out[i] = intel.MergeInserted
+				fresh = append(fresh, keyedRow{&m.batch[i], key})
+			}
+		}
+		if err := m.savepoint(ctx, ""); err != nil {
+			return 0, dbErr(op, err)
+		}
+		n, err := m.s.execRows(ctx, m.tx, intelStatements.insert, len(fresh), &m.w, func(args []any, j int) []any {
+			return m.w.args(args, fresh[j].in, fresh[j].key)
+		})
+		if err != nil {
+			return 0, dbErr(op, err)
+		}
+		if n != int64(len(fresh)) {
+			if err := m.savepoint(ctx, "ROLLBACK TO"); err != nil {
+				return 0, dbErr(op, err)
+			}
+			if err := m.savepoint(ctx, "RELEASE"); err != nil {
+				return 0, dbErr(op, err)
+			}
+			if attempt == 5 {
+				return 0, socbot.E(op, socbot.KindConflict, "indicators of tenant "+m.tenantID+" keep being inserted by another writer")
+			}
+			continue
+		}
+		if err := m.savepoint(ctx, "RELEASE"); err != nil {
+			return 0, dbErr(op, err)
+		}
+		if _, err := m.s.execRows(ctx, m.tx, intelStatements.upsert, len(merged), &m.w, func(args []any, j int) []any {
+			return m.w.args(args, merged[j].in, merged[j].key)
+		}); err != nil {
+			return 0, dbErr(op, err)
+		}
+		return len(stored), nil
+	}
+}
+
+// readByKeys calls fn with every stored indicator of tenantID among keys, in a transaction (tx; on
+// PostgreSQL the rows are locked for update) or not (tx nil).
+func (s *Store) readByKeys(ctx context.Context, tx *sql.Tx, tenantID string, keys [][]byte, p *fastjson.Parser,
+	fn func(in *intel.Indicator, key []byte)) error {
+	const op = "sqlstore.intel"
+	stmt := func(query string) (*sql.Stmt, error) {
+		if tx != nil {
+			return s.prepared(ctx, tx, query)
+		}
+		return s.readStmt(ctx, query)
+	}
+	read := func(st *sql.Stmt, args ...any) error {
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return dbErr(op, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			in, key, err := scanIndicator(rows, p)
+			if err != nil {
+				return dbErr(op, err)
+			}
+			fn(&in, key)
+		}
+		return dbErr(op, rows.Err())
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if s.engine == Postgres {
+		query := readIndicatorsPG
+		if tx != nil {
+			query = readIndicatorsPGLocked
+		}
+		st, err := stmt(query)
+		if err != nil {
+			return dbErr(op, err)
+		}
+		return read(st, tenantID, keys)
+	}
+	args := make([]any, 0, 1+intelWidths[0])
+	for start := 0; start < len(keys); start += intelWidths[0] {
+		part := keys[start:min(start+intelWidths[0], len(keys))]
+		width := intelWidths[0] // the narrowest list that holds them, padded with the first key
+		for _, w := range intelWidths {
+			if w >= len(part) {
+				width = w
+			}
+		}
+		args = append(args[:0], tenantID)
+		for j := 0; j < width; j++ {
+			if j < len(part) {
+				args = append(args, part[j])
+			} else {
+				args = append(args, part[0])
+			}
+		}
+		st, err := stmt(intelStatements.read[width])
+		if err != nil {
+			return dbErr(op, err)
+		}
+		if err := read(st, args...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // intelWriteAudits summarises a write per tenant: the count and the first few keys.
@@ -336,42 +595,24 @@ func intelWriteAudits(note intel.AuditNote, action string, n int, at func(int) (
 
 var intelParsers fastjson.ParserPool
 
-// scanIndicator reads one row of intelCols.
-func scanIndicator(r scanner, p *fastjson.Parser) (intel.Indicator, error) {
+// scanIndicator reads one row of intelCols, and the row's key.
+func scanIndicator(r scanner, p *fastjson.Parser) (intel.Indicator, []byte, error) {
 	var in intel.Indicator
-	var typ, names, tags, doc string
+	var key []byte
+	var typ, names, tags string
+	var doc sql.RawBytes
 	var modified, base, ref, until int64
 	var tlp int
 	var dead bool
-	if err := r.Scan(&in.TenantID, &in.ID, &typ, &in.Value, &modified, &tlp, &dead, &base, &ref, &until, &names, &tags, &doc); err != nil {
-		return in, err
+	if err := r.Scan(&in.TenantID, &key, &typ, &in.Value, &modified, &tlp, &dead, &base, &ref, &until, &names, &tags, &doc); err != nil {
+		return in, nil, err
 	}
+	in.ID = idFromKey(key)
 	in.Type = ioc.Type(typ)
 	in.Modified = timeOrZero(modified)
 	in.TLP = intel.TLP(tlp)
 	in.Tags = decodeStrings(p, tags)
-	v, err := p.Parse(doc)
-	if err != nil {
-		return in, socbot.E("sqlstore.intel", socbot.KindOther, "indicator "+in.ID+": stored document is damaged", err)
-	}
-	in.FirstSeen, in.LastSeen = timeOrZero(v.GetInt64("fs")), timeOrZero(v.GetInt64("ls"))
-	in.Confidence, in.Created = v.GetInt("c"), timeOrZero(v.GetInt64("cr"))
-	arr := v.GetArray("s")
-	in.Sources = make([]intel.Source, 0, len(arr))
-	for _, x := range arr {
-		in.Sources = append(in.Sources, intel.Source{
-			Name: string(x.GetStringBytes("n")), Reliability: x.GetInt("r"), Confidence: x.GetInt("c"),
-			FirstSeen: timeOrZero(x.GetInt64("f")), LastSeen: timeOrZero(x.GetInt64("l")), Ref: string(x.GetStringBytes("ref")),
-			Disabled: x.GetBool("d"), ValidUntil: timeOrZero(x.GetInt64("v")),
-		})
-	}
-	for _, x := range v.GetArray("kc") {
-		in.KillChain = append(in.KillChain, intel.KillChainPhase{KillChain: string(x.GetStringBytes("kill_chain_name")), Phase: string(x.GetStringBytes("phase_name"))})
-	}
-	in.Description, in.Pattern = string(v.GetStringBytes("d")), string(v.GetStringBytes("p"))
-	in.Sightings, in.LastSighting, in.FalsePos = v.GetInt("n"), timeOrZero(v.GetInt64("lsg")), v.GetInt("fp")
-	in.Revoked, in.FilteredBy = v.GetBool("r"), string(v.GetStringBytes("f"))
-	return in, nil
+	return in, key, decodeDoc(&in, doc, modified, p)
 }
 
 func decodeStrings(p *fastjson.Parser, s string) []string {
@@ -392,43 +633,30 @@ func decodeStrings(p *fastjson.Parser, s string) []string {
 	return out
 }
 
-// GetIndicators implements intel.Store: primary-key lookups of every id in one prepared statement
-// (PostgreSQL: an array parameter; SQLite: a JSON array read by json_each).
+// GetIndicators implements intel.Store: primary-key lookups of every id in prepared statements
+// (PostgreSQL: one array parameter; SQLite: IN lists of up to 500 keys). Ids that are not indicator
+// ids name nothing.
 func (s *Store) GetIndicators(ctx context.Context, tenantID string, ids []string) ([]intel.Indicator, error) {
-	const op = "sqlstore.GetIndicators"
 	if len(ids) == 0 {
 		return nil, nil
 	}
+	arena := make([]byte, 0, 16*len(ids))
+	keys := make([][]byte, 0, len(ids))
+	for _, id := range ids {
+		n := len(arena)
+		var ok bool
+		if arena, ok = appendIDKey(arena, id); ok {
+			keys = append(keys, arena[n:n+16:n+16])
+		}
+	}
 	p := intelParsers.Get()
 	defer intelParsers.Put(p)
-	out := make([]intel.Indicator, 0, min(len(ids), 1024))
-	read := func(st *sql.Stmt, args ...any) error {
-		rows, err := st.QueryContext(ctx, args...)
-		if err != nil {
-			return dbErr(op, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			in, err := scanIndicator(rows, p)
-			if err != nil {
-				return dbErr(op, err)
-			}
-			out = append(out, in)
-		}
-		return dbErr(op, rows.Err())
-	}
-	if s.engine == Postgres {
-		st, err := s.readStmt(ctx, `SELECT `+intelCols+` FROM intel_indicators WHERE tenant_id = ? AND id = ANY(?)`)
-		if err != nil {
-			return nil, dbErr(op, err)
-		}
-		return out, read(st, tenantID, ids)
-	}
-	st, err := s.readStmt(ctx, `SELECT `+intelCols+` FROM intel_indicators WHERE tenant_id = ? AND id IN (SELECT value FROM json_each(?))`)
+	out := make([]intel.Indicator, 0, min(len(keys), 1024))
+	err := s.readByKeys(ctx, nil, tenantID, keys, p, func(in *intel.Indicator, _ []byte) { out = append(out, *in) })
 	if err != nil {
-		return nil, dbErr(op, err)
+		return nil, err
 	}
-	return out, read(st, tenantID, jsStrings(ids))
+	return out, nil
 }
 
 // readStmt returns query prepared on the database (outside any transaction), cached.
@@ -493,7 +721,18 @@ func (s *Store) intelWhere(f intel.Filter) (string, []any) {
 		in("type", ts)
 	}
 	if len(f.IDs) > 0 {
-		in("id", f.IDs)
+		var keys []any
+		for _, id := range f.IDs {
+			if k, ok := idKey(id); ok {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) == 0 {
+			conds = append(conds, `FALSE`) // none of them is an indicator id
+		} else {
+			conds = append(conds, `id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(keys)), ",")+`)`)
+			args = append(args, keys...)
+		}
 	}
 	if f.ValuePrefix != "" {
 		var ors []string
@@ -551,16 +790,17 @@ func dedupe(a, b string) []string {
 func (s *Store) ScanIndicators(ctx context.Context, f intel.Filter, fn func(*intel.Indicator) error) error {
 	const op = "sqlstore.ScanIndicators"
 	where, args := s.intelWhere(f)
-	var last *intel.Indicator
+	var lastTenant string
+	var lastKey []byte
 	p := intelParsers.Get()
 	defer intelParsers.Put(p)
 	page := make([]intel.Indicator, 0, intelPageSize)
 	for {
 		query := `SELECT ` + intelCols + ` FROM intel_indicators WHERE ` + where
 		qargs := args
-		if last != nil {
+		if lastKey != nil {
 			query += ` AND (tenant_id, id) > (?, ?)`
-			qargs = append(append([]any(nil), args...), last.TenantID, last.ID)
+			qargs = append(append([]any(nil), args...), lastTenant, lastKey)
 		}
 		query += ` ORDER BY tenant_id, id LIMIT ` + strconv.Itoa(intelPageSize)
 		rows, err := s.db.QueryContext(ctx, s.q(query), qargs...)
@@ -569,12 +809,13 @@ func (s *Store) ScanIndicators(ctx context.Context, f intel.Filter, fn func(*int
 		}
 		page = page[:0]
 		for rows.Next() {
-			in, err := scanIndicator(rows, p)
+			in, key, err := scanIndicator(rows, p)
 			if err != nil {
 				rows.Close()
 				return dbErr(op, err)
 			}
 			page = append(page, in)
+			lastKey = key
 		}
 		err = rows.Err()
 		rows.Close()
@@ -589,8 +830,7 @@ func (s *Store) ScanIndicators(ctx context.Context, f intel.Filter, fn func(*int
 		if len(page) < intelPageSize {
 			return nil
 		}
-		l := page[len(page)-1]
-		last = &l
+		lastTenant = page[len(page)-1].TenantID
 	}
 }
 
@@ -603,7 +843,7 @@ func (s *Store) SearchIndicators(ctx context.Context, f intel.Filter) ([]intel.I
 		if !f.AfterModified.IsZero() {
 			m := f.AfterModified.UnixMicro()
 			query += ` AND (modified > ? OR (modified = ? AND id > ?))`
-			args = append(args, m, m, f.AfterID)
+			args = append(args, m, m, keyAfter(f.AfterID))
 		}
 		query += ` ORDER BY modified, id`
 	} else {
@@ -629,7 +869,7 @@ func (s *Store) SearchIndicators(ctx context.Context, f intel.Filter) ([]intel.I
 	defer intelParsers.Put(p)
 	var out []intel.Indicator
 	for rows.Next() {
-		in, err := scanIndicator(rows, p)
+		in, _, err := scanIndicator(rows, p)
 		if err != nil {
 			return nil, dbErr(op, err)
 		}
@@ -646,7 +886,8 @@ func (s *Store) ScanIndexEntries(ctx context.Context, tenants []string, fn func(
 	defer intelParsers.Put(p)
 	names := map[string][]string{} // interned: entries with the same sources share one slice
 	tagSets := map[string][]string{}
-	var lt, lid string
+	var lt string
+	var lid []byte
 	const page = 20000
 	batch := make([]intel.IndexEntry, 0, page)
 	for first := true; ; first = false {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -50,6 +51,9 @@ func RunIntel(t *testing.T, in IntelInstance) {
 		{"Sightings", testIntelSightings},
 		{"Feeds", testIntelFeeds},
 		{"Bulk", testIntelBulk},
+		{"Merge", testIntelMerge},
+		{"MergeAllOrNothing", testIntelMergeAllOrNothing},
+		{"Cursor", testIntelCursor},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, in) })
 	}
@@ -487,4 +491,257 @@ func testIntelBulk(t *testing.T, in IntelInstance) {
 		return nil
 	}))
 	eq(t, "index entries of bk-a", seen, 1900)
+}
+
+// mergeFixture is a batch for MergeIndicators: n domains of one tenant, as an import would make them
+// (source "feed-m"), with modified time mod.
+func mergeFixture(tenant string, from, to int, mod time.Time) []intel.Indicator {
+	var out []intel.Indicator
+	for i := from; i < to; i++ {
+		x := mkIndicator(tenant, ioc.Domain, fmt.Sprintf("m-%05d.merge.example", i), mod)
+		x.Sources[0].Name = "feed-m"
+		x.Tags = []string{"fresh"}
+		out = append(out, x)
+	}
+	return out
+}
+
+// addSource is the merge callback of the tests: the stored indicator gains a source "feed-m"
+// (unchanged when it has it), and its old source names are recorded in seen.
+func addSource(batch []intel.Indicator, seen map[string][]string) func(int, *intel.Indicator) bool {
+	return func(i int, stored *intel.Indicator) bool {
+		if stored.ID != batch[i].ID || stored.TenantID != batch[i].TenantID {
+			panic(fmt.Sprintf("merge of %s got the stored %s", batch[i].ID, stored.ID))
+		}
+		seen[stored.Value] = stored.SourceNames()
+		for _, x := range stored.Sources {
+			if x.Name == "feed-m" {
+				return false
+			}
+		}
+		stored.Sources = append(stored.Sources, batch[i].Sources[0])
+		stored.Modified = batch[i].Modified
+		return true
+	}
+}
+
+func testIntelMerge(t *testing.T, in IntelInstance) {
+	m, ok := in.Store.(intel.IndicatorMerger)
+	if !ok {
+		t.Skip("the store has no MergeIndicators")
+	}
+	s := in.Store
+	byValue := func(tenant string, from, to int) map[string]intel.Indicator {
+		var ids []string
+		for _, x := range mergeFixture(tenant, from, to, t0) {
+			ids = append(ids, x.ID)
+		}
+		got, err := s.GetIndicators(ctx(), tenant, ids)
+		must(t, err)
+		out := map[string]intel.Indicator{}
+		for _, x := range got {
+			out[x.Value] = x
+		}
+		return out
+	}
+	// check merges batch and holds the outcomes and the stored rows to what was stored before
+	check := func(name string, batch []intel.Indicator, from, to int) []intel.MergeOutcome {
+		t.Helper()
+		tenant := batch[0].TenantID
+		before := byValue(tenant, from, to)
+		seen := map[string][]string{}
+		out, err := m.MergeIndicators(ctx(), tenant, batch, addSource(batch, seen))
+		must(t, err)
+		eq(t, name+": outcomes", len(out), len(batch))
+		after := byValue(tenant, from, to)
+		for i, o := range out {
+			x := &batch[i]
+			old, had := before[x.Value]
+			var want intel.MergeOutcome
+			switch {
+			case had && slices.Contains(old.SourceNames(), "feed-m"):
+				want = intel.MergeUnchanged
+			case had:
+				want = intel.MergeUpdated
+			case x.Revoked:
+				want = intel.MergeSkipped
+			default:
+				want = intel.MergeInserted
+			}
+			if o != want {
+				t.Fatalf("%s: %s: outcome %d, want %d", name, x.Value, o, want)
+			}
+			g, ok := after[x.Value]
+			switch o {
+			case intel.MergeInserted:
+				if !ok || !reflect.DeepEqual(g, *x) {
+					t.Fatalf("%s: inserted %s:\n got  %+v\n want %+v", name, x.Value, g, *x)
+				}
+			case intel.MergeUpdated:
+				if !reflect.DeepEqual(seen[x.Value], old.SourceNames()) {
+					t.Fatalf("%s: merge of %s saw sources %v, stored %v", name, x.Value, seen[x.Value], old.SourceNames())
+				}
+				want := old
+				want.Sources = append(slices.Clone(old.Sources), x.Sources[0])
+				want.Modified = x.Modified
+				if !reflect.DeepEqual(g, want) {
+					t.Fatalf("%s: merged %s:\n got  %+v\n want %+v", name, x.Value, g, want)
+				}
+			case intel.MergeUnchanged:
+				if !reflect.DeepEqual(g, old) {
+					t.Fatalf("%s: unchanged %s was rewritten:\n got  %+v\n was  %+v", name, x.Value, g, old)
+				}
+			case intel.MergeSkipped:
+				if ok {
+					t.Fatalf("%s: the revocation of %s stored it", name, x.Value)
+				}
+			}
+		}
+		return out
+	}
+	// nothing stored but one value: new rows go in blind, the chunk that holds the stored value is
+	// merged the slow way without losing its new rows
+	one := mkIndicator("mg-a", ioc.Domain, "m-01234.merge.example", t0)
+	must(t, s.PutIndicators(ctx(), []intel.Indicator{one}))
+	batch := mergeFixture("mg-a", 0, 3000, t0.Add(time.Hour))
+	batch[7].Revoked = true // a revocation of a value never stored: nothing stored
+	check("mostly new", batch, 0, 3000)
+	// a third stored (a feed read again with additions): chunks are merged the slow way; one value
+	// already has the source (unchanged), one stored value is revoked (merged)
+	again := mergeFixture("mg-a", 2000, 5000, t0.Add(2*time.Hour))
+	for i := range again {
+		again[i].Sources[0].Name = "feed-n"
+	}
+	again[0].Revoked = true
+	must(t, s.PutIndicators(ctx(), []intel.Indicator{mergeFixture("mg-a", 4999, 5000, t0)[0]}))
+	check("a third stored", again, 2000, 5000)
+	// everything stored (but the one revoked first) and nothing new from the source: nothing changes
+	out := check("all stored", mergeFixture("mg-a", 0, 1000, t0.Add(3*time.Hour)), 0, 1000)
+	for i, o := range out {
+		if o != intel.MergeUnchanged && i != 7 {
+			t.Fatalf("a feed read twice: outcome %d", o)
+		}
+	}
+	// other tenants are other indicators
+	check("another tenant", mergeFixture("mg-b", 0, 3, t0), 0, 3)
+	// the index view of merged rows is what the engine makes of them
+	if sc, ok := s.(intel.IndexScanner); ok {
+		all := byValue("mg-a", 0, 5000)
+		n := 0
+		must(t, sc.ScanIndexEntries(ctx(), []string{"mg-a"}, func(e *intel.IndexEntry) error {
+			x := all[e.Value]
+			if w := intel.EntryOf(&x); !reflect.DeepEqual(*e, w) {
+				t.Fatalf("index entry after merges:\n got  %+v\n want %+v", *e, w)
+			}
+			n++
+			return nil
+		}))
+		eq(t, "index entries", n, len(all))
+	}
+	if in.Audit == nil {
+		return
+	}
+	var seq int64
+	if before, err := in.Audit.AuditEntries(ctx(), "mg-c", 0, 10000); err == nil && len(before) > 0 {
+		seq = before[len(before)-1].Seq
+	}
+	c := mergeFixture("mg-c", 0, 5, t0)
+	_, err := m.MergeIndicators(intel.WithAudit(ctx(), admin, "import"), "mg-c", c, addSource(c, map[string][]string{}))
+	must(t, err)
+	entries, err := in.Audit.AuditEntries(ctx(), "mg-c", seq, 100)
+	must(t, err)
+	if len(entries) != 1 || entries[0].Action != "intel.indicators.put" || entries[0].Actor != "test:admin" || !strings.Contains(entries[0].Details, `"count":5`) {
+		t.Fatalf("audit of a merge: %+v", entries)
+	}
+}
+
+func testIntelMergeAllOrNothing(t *testing.T, in IntelInstance) {
+	m, ok := in.Store.(intel.IndicatorMerger)
+	if !ok {
+		t.Skip("the store has no MergeIndicators")
+	}
+	s := in.Store
+	must(t, s.PutIndicators(ctx(), mergeFixture("mn-a", 0, 10, t0)))
+	never := func(int, *intel.Indicator) bool { t.Fatal("merge called for a refused batch"); return false }
+	bad := func(mut func(b []intel.Indicator) []intel.Indicator) []intel.Indicator {
+		return mut(mergeFixture("mn-a", 5, 1200, t0.Add(time.Hour)))
+	}
+	for name, b := range map[string][]intel.Indicator{
+		"no id":          bad(func(b []intel.Indicator) []intel.Indicator { b[1100].ID = ""; return b }),
+		"id not an id":   bad(func(b []intel.Indicator) []intel.Indicator { b[700].ID = strings.ToUpper(b[700].ID); return b }),
+		"another tenant": bad(func(b []intel.Indicator) []intel.Indicator { b[900].TenantID = "mn-b"; return b }),
+		"twice":          bad(func(b []intel.Indicator) []intel.Indicator { return append(b, b[3]) }),
+		"no type":        bad(func(b []intel.Indicator) []intel.Indicator { b[0].Type = ""; return b }),
+	} {
+		if _, err := m.MergeIndicators(ctx(), "mn-a", b, never); err == nil {
+			t.Fatalf("%s: the batch was accepted", name)
+		}
+	}
+	n := 0
+	must(t, s.ScanIndicators(ctx(), intel.Filter{TenantID: "*", ValuePrefix: "m-"}, func(x *intel.Indicator) error {
+		if strings.HasPrefix(x.TenantID, "mn-") {
+			n++
+			if !x.Modified.Equal(t0) {
+				t.Fatalf("a refused batch changed %s", x.Value)
+			}
+		}
+		return nil
+	}))
+	eq(t, "after refused batches", n, 10)
+	// a failing write (a cancelled context) leaves nothing behind either
+	cctx, cancel := context.WithCancel(ctx())
+	calls := 0
+	_, err := m.MergeIndicators(cctx, "mn-a", mergeFixture("mn-a", 0, 1500, t0.Add(time.Hour)), func(i int, stored *intel.Indicator) bool {
+		calls++
+		cancel()
+		stored.Confidence = 1
+		return true
+	})
+	if err == nil {
+		t.Fatal("a merge whose context was cancelled succeeded")
+	}
+	got, err := s.GetIndicators(ctx(), "mn-a", ids("domain:m-00001.merge.example", "domain:m-01400.merge.example"))
+	must(t, err)
+	if len(got) != 1 || got[0].Confidence != 56 || calls == 0 {
+		t.Fatalf("a failed merge changed the store: %+v (calls %d)", got, calls)
+	}
+}
+
+// testIntelCursor pages with cursors that are not indicator ids (a client's own TAXII "next"): every
+// store must order them as strings.
+func testIntelCursor(t *testing.T, in IntelInstance) {
+	s := in.Store
+	var all []intel.Indicator
+	for i := 0; i < 40; i++ {
+		all = append(all, mkIndicator("cu-a", ioc.IPv4, fmt.Sprintf("192.0.2.%d", i), t0))
+	}
+	must(t, s.PutIndicators(ctx(), all))
+	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
+	mid := all[20].ID
+	for _, after := range []string{"", "a", "indicator", "indicator--", "indicator--0", "indicator--7", "indicator--7z", "indicator--7A",
+		"indicator--f", "indicator--ffffffff-ffff", "z", mid, mid + "0", mid[:len(mid)-1], mid[:20] + "-", mid[:19] + "g", mid[:19] + "/",
+		all[0].ID[:15], all[39].ID + "x", "indicator--\xff"} {
+		page, err := s.SearchIndicators(ctx(), intel.Filter{TenantID: "cu-a", Ascending: true, AfterModified: t0, AfterID: after})
+		must(t, err)
+		var want []string
+		for _, x := range all {
+			if x.ID > after {
+				want = append(want, x.ID)
+			}
+		}
+		var gotIDs []string
+		for _, x := range page {
+			gotIDs = append(gotIDs, x.ID)
+		}
+		sliceEq(t, "after "+after, gotIDs, want)
+	}
+	// ids that are not indicator ids find nothing
+	got, err := s.GetIndicators(ctx(), "cu-a", []string{"indicator--1", strings.ToUpper(all[0].ID), "", all[1].ID})
+	must(t, err)
+	if len(got) != 1 || got[0].ID != all[1].ID {
+		t.Fatalf("get with odd ids: %v", keysOf(got))
+	}
+	var n int
+	must(t, s.ScanIndicators(ctx(), intel.Filter{TenantID: "cu-a", IDs: []string{"indicator--1"}}, func(*intel.Indicator) error { n++; return nil }))
+	eq(t, "filter by odd ids", n, 0)
 }

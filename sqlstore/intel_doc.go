@@ -1,0 +1,387 @@
+package sqlstore
+
+import (
+	"encoding/binary"
+	"strings"
+	"time"
+
+	"github.com/valyala/fastjson"
+
+	socbot "github.com/socbot/socbot"
+	"github.com/socbot/socbot/intel"
+	"github.com/socbot/socbot/stix"
+)
+
+// The compact row of an indicator (migration 0102_intel_compact): the STIX id as the 16 bytes of its
+// UUID, and the fields no query filters on as one binary document.
+
+// idPrefix is the prefix of every indicator id; the rest is a canonical lower-case UUID.
+const idPrefix = "indicator--"
+
+const idLen = len(idPrefix) + 36
+
+// unhexNibble maps a lower-case hex digit to its value, anything else to 0xff.
+var unhexNibble = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c-'a') + 10
+	}
+	return t
+}()
+
+// uuidDash reports whether position j (0-35) of a canonical UUID holds a dash.
+func uuidDash(j int) bool { return j == 8 || j == 13 || j == 18 || j == 23 }
+
+// appendIDKey appends the 16-byte key of an indicator id ("indicator--" and a canonical lower-case
+// UUID, as intel.IndicatorID makes them); ok is false for anything else.
+func appendIDKey(b []byte, id string) ([]byte, bool) {
+	if len(id) != idLen || id[:len(idPrefix)] != idPrefix {
+		return b, false
+	}
+	u := id[len(idPrefix):]
+	var k [16]byte
+	n := 0
+	for j := 0; j < 36; j += 2 {
+		if uuidDash(j) {
+			if u[j] != '-' {
+				return b, false
+			}
+			j--
+			continue
+		}
+		hi, lo := unhexNibble[u[j]], unhexNibble[u[j+1]]
+		if hi|lo == 0xff {
+			return b, false
+		}
+		k[n] = hi<<4 | lo
+		n++
+	}
+	return append(b, k[:]...), true
+}
+
+// idKey is appendIDKey into a new slice.
+func idKey(id string) ([]byte, bool) {
+	return appendIDKey(make([]byte, 0, 16), id)
+}
+
+// idFromKey formats a 16-byte key as the indicator id.
+func idFromKey(k []byte) string {
+	if len(k) != 16 {
+		return ""
+	}
+	var b [idLen]byte
+	copy(b[:], idPrefix)
+	n := len(idPrefix)
+	for i, x := range k {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			b[n] = '-'
+			n++
+		}
+		b[n], b[n+1] = hexDigits[x>>4], hexDigits[x&0xf]
+		n += 2
+	}
+	return string(b[:])
+}
+
+// keyAfter maps a keyset cursor (any string, normally an indicator id) to a key k such that, for
+// every indicator id x, x > after as strings exactly when key(x) > k as bytes: the largest key whose
+// id is at most after, or the empty key when every id is above it.
+func keyAfter(after string) []byte {
+	var nib [32]byte // the UUID's hex digits so far
+	n := 0
+	// below: every id starting with the digits so far is above after; the answer is the
+	// predecessor of those digits followed by zeros. above: every such id is at most after; the answer
+	// is the digits followed by all ones.
+	below := func() []byte {
+		for i := n; i < 32; i++ {
+			nib[i] = 0
+		}
+		for i := n - 1; i >= 0; i-- { // subtract one at the last digit set
+			if nib[i] > 0 {
+				nib[i]--
+				for j := i + 1; j < 32; j++ {
+					nib[j] = 0xf
+				}
+				return packNibbles(&nib)
+			}
+		}
+		return []byte{} // digits all zero: no id is at most after
+	}
+	above := func() []byte {
+		for i := n; i < 32; i++ {
+			nib[i] = 0xf
+		}
+		return packNibbles(&nib)
+	}
+	if !strings.HasPrefix(after, idPrefix) {
+		if after < idPrefix {
+			return []byte{}
+		}
+		return above() // n = 0: every id is below after
+	}
+	u := after[len(idPrefix):]
+	for j := 0; j < 36; j++ {
+		if j >= len(u) {
+			return below() // after is a proper prefix of the ids that continue it
+		}
+		c := u[j]
+		if uuidDash(j) {
+			switch {
+			case c == '-':
+				continue
+			case c < '-':
+				return below()
+			default:
+				return above()
+			}
+		}
+		if v := unhexNibble[c]; v != 0xff {
+			nib[n] = v
+			n++
+			continue
+		}
+		switch {
+		case c < '0':
+			return below()
+		case c > 'f':
+			return above()
+		default: // between '9' and 'a': ids with a digit here are below, letters above
+			nib[n] = 9
+			n++
+			return above()
+		}
+	}
+	return packNibbles(&nib) // a whole id (longer strings that start with it are above it too)
+}
+
+func packNibbles(nib *[32]byte) []byte {
+	k := make([]byte, 16)
+	for i := range k {
+		k[i] = nib[2*i]<<4 | nib[2*i+1]
+	}
+	return k
+}
+
+// The binary document (first byte docV1; a JSON document from migration 0101 starts with '{'):
+//
+//	flags         uvarint: 1 revoked, 2 pattern is stix.PatternFor(type, value), 4 kill-chain phases
+//	confidence    varint
+//	first seen, last seen, created: times
+//	sources       uvarint count, then each: name, reliability (varint), confidence (varint),
+//	              first seen, last seen, ref, disabled (uvarint 0/1), valid until
+//	kill chain    (flag 4) uvarint count, then each: kill-chain name, phase name
+//	description, pattern (empty when flag 2), sightings (varint), last sighting, false positives
+//	(varint), filtered by
+//
+// Strings are a uvarint length and the bytes; a time is 0 when zero, else 1 + the zig-zag varint of
+// its microseconds minus the row's modified column (so the times near it take a few bytes).
+const docV1 = 0x01
+
+const (
+	docRevoked = 1 << iota
+	docCanonicalPattern
+	docKillChain
+)
+
+func appendStr(b []byte, s string) []byte {
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func appendTime(b []byte, t time.Time, mod int64) []byte {
+	v := usOrZero(t)
+	if v == 0 {
+		return append(b, 0)
+	}
+	d := v - mod
+	return binary.AppendUvarint(b, uint64(d<<1^d>>63)+1)
+}
+
+// appendDoc appends the binary document of in; mod is its modified column.
+func appendDoc(b []byte, in *intel.Indicator, mod int64) []byte {
+	var flags uint64
+	if in.Revoked {
+		flags |= docRevoked
+	}
+	canonical := in.Pattern != "" && in.Pattern == stix.PatternFor(in.Type, in.Value)
+	if canonical {
+		flags |= docCanonicalPattern
+	}
+	if len(in.KillChain) > 0 {
+		flags |= docKillChain
+	}
+	b = append(b, docV1)
+	b = binary.AppendUvarint(b, flags)
+	b = binary.AppendVarint(b, int64(in.Confidence))
+	b = appendTime(b, in.FirstSeen, mod)
+	b = appendTime(b, in.LastSeen, mod)
+	b = appendTime(b, in.Created, mod)
+	b = binary.AppendUvarint(b, uint64(len(in.Sources)))
+	for i := range in.Sources {
+		x := &in.Sources[i]
+		b = appendStr(b, cleanText(x.Name))
+		b = binary.AppendVarint(b, int64(x.Reliability))
+		b = binary.AppendVarint(b, int64(x.Confidence))
+		b = appendTime(b, x.FirstSeen, mod)
+		b = appendTime(b, x.LastSeen, mod)
+		b = appendStr(b, cleanText(x.Ref))
+		if x.Disabled {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+		b = appendTime(b, x.ValidUntil, mod)
+	}
+	if flags&docKillChain != 0 {
+		b = binary.AppendUvarint(b, uint64(len(in.KillChain)))
+		for _, k := range in.KillChain {
+			b = appendStr(b, cleanText(k.KillChain))
+			b = appendStr(b, cleanText(k.Phase))
+		}
+	}
+	b = appendStr(b, cleanText(in.Description))
+	if canonical {
+		b = append(b, 0)
+	} else {
+		b = appendStr(b, cleanText(in.Pattern))
+	}
+	b = binary.AppendVarint(b, int64(in.Sightings))
+	b = appendTime(b, in.LastSighting, mod)
+	b = binary.AppendVarint(b, int64(in.FalsePos))
+	return appendStr(b, cleanText(in.FilteredBy))
+}
+
+// docReader reads a binary document; the first malformed field sets bad.
+type docReader struct {
+	b   []byte
+	mod int64
+	bad bool
+}
+
+func (r *docReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.bad, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *docReader) int() int {
+	v, n := binary.Varint(r.b)
+	if n <= 0 {
+		r.bad, r.b = true, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return int(v)
+}
+
+func (r *docReader) str() string {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.bad, r.b = true, nil
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	return s
+}
+
+func (r *docReader) time() time.Time {
+	v := r.uvarint()
+	if v == 0 {
+		return time.Time{}
+	}
+	v--
+	return timeOrZero(int64(v>>1) ^ -int64(v&1) + r.mod)
+}
+
+// count reads a list length, bounded by what the rest of the document could hold.
+func (r *docReader) count() int {
+	n := r.uvarint()
+	if n > uint64(len(r.b)) {
+		r.bad, r.b = true, nil
+		return 0
+	}
+	return int(n)
+}
+
+// decodeDoc fills in's document fields from doc (binary, or JSON from migration 0101); in's Type,
+// Value and Modified are already set.
+func decodeDoc(in *intel.Indicator, doc []byte, mod int64, p *fastjson.Parser) error {
+	if len(doc) > 0 && doc[0] == '{' {
+		return decodeJSONDoc(in, doc, p)
+	}
+	if len(doc) == 0 || doc[0] != docV1 {
+		return socbot.E("sqlstore.intel", socbot.KindOther, "indicator "+in.ID+": stored document has an unknown format")
+	}
+	r := docReader{b: doc[1:], mod: mod}
+	flags := r.uvarint()
+	in.Revoked = flags&docRevoked != 0
+	in.Confidence = r.int()
+	in.FirstSeen, in.LastSeen, in.Created = r.time(), r.time(), r.time()
+	if n := r.count(); n > 0 {
+		in.Sources = make([]intel.Source, n)
+		for i := range in.Sources {
+			x := &in.Sources[i]
+			x.Name, x.Reliability, x.Confidence = r.str(), r.int(), r.int()
+			x.FirstSeen, x.LastSeen, x.Ref = r.time(), r.time(), r.str()
+			x.Disabled = r.uvarint() != 0
+			x.ValidUntil = r.time()
+		}
+	} else {
+		in.Sources = []intel.Source{}
+	}
+	if flags&docKillChain != 0 {
+		in.KillChain = make([]intel.KillChainPhase, r.count())
+		for i := range in.KillChain {
+			in.KillChain[i] = intel.KillChainPhase{KillChain: r.str(), Phase: r.str()}
+		}
+	}
+	in.Description = r.str()
+	in.Pattern = r.str()
+	if flags&docCanonicalPattern != 0 {
+		in.Pattern = stix.PatternFor(in.Type, in.Value)
+	}
+	in.Sightings = r.int()
+	in.LastSighting = r.time()
+	in.FalsePos = r.int()
+	in.FilteredBy = r.str()
+	if r.bad {
+		return socbot.E("sqlstore.intel", socbot.KindOther, "indicator "+in.ID+": stored document is damaged")
+	}
+	return nil
+}
+
+// decodeJSONDoc reads the JSON document of a row written before migration 0102.
+func decodeJSONDoc(in *intel.Indicator, doc []byte, p *fastjson.Parser) error {
+	v, err := p.ParseBytes(doc)
+	if err != nil {
+		return socbot.E("sqlstore.intel", socbot.KindOther, "indicator "+in.ID+": stored document is damaged", err)
+	}
+	in.FirstSeen, in.LastSeen = timeOrZero(v.GetInt64("fs")), timeOrZero(v.GetInt64("ls"))
+	in.Confidence, in.Created = v.GetInt("c"), timeOrZero(v.GetInt64("cr"))
+	arr := v.GetArray("s")
+	in.Sources = make([]intel.Source, 0, len(arr))
+	for _, x := range arr {
+		in.Sources = append(in.Sources, intel.Source{
+			Name: string(x.GetStringBytes("n")), Reliability: x.GetInt("r"), Confidence: x.GetInt("c"),
+			FirstSeen: timeOrZero(x.GetInt64("f")), LastSeen: timeOrZero(x.GetInt64("l")), Ref: string(x.GetStringBytes("ref")),
+			Disabled: x.GetBool("d"), ValidUntil: timeOrZero(x.GetInt64("v")),
+		})
+	}
+	for _, x := range v.GetArray("kc") {
+		in.KillChain = append(in.KillChain, intel.KillChainPhase{KillChain: string(x.GetStringBytes("kill_chain_name")), Phase: string(x.GetStringBytes("phase_name"))})
+	}
+	in.Description, in.Pattern = string(v.GetStringBytes("d")), string(v.GetStringBytes("p"))
+	in.Sightings, in.LastSighting, in.FalsePos = v.GetInt("n"), timeOrZero(v.GetInt64("lsg")), v.GetInt("fp")
+	in.Revoked, in.FilteredBy = v.GetBool("r"), string(v.GetStringBytes("f"))
+	return nil
+}
