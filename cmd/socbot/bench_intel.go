@@ -21,6 +21,8 @@ import (
 	"github.com/socbot/socbot/feeds"
 	"github.com/socbot/socbot/intel"
 	"github.com/socbot/socbot/ioc"
+	"github.com/socbot/socbot/sqlite"
+	"github.com/socbot/socbot/sqlstore"
 	"github.com/socbot/socbot/stix"
 )
 
@@ -299,19 +301,34 @@ func (c *benchIntelCmd) benchStore(ctx context.Context) (intel.Store, func(), er
 		return nil, nil, err
 	}
 	cfg := Config{Data: dir, DB: c.DB}
-	s, err := openStore(ctx, cfg, slog.New(slog.DiscardHandler), socbot.SystemClock{})
+	// as socbot serve runs SQLite: the log is checkpointed in the background, off the writer's path
+	s, err := openStore(ctx, cfg, slog.New(slog.DiscardHandler), socbot.SystemClock{}, sqlite.ManualCheckpoints())
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, nil, err
 	}
+	cctx, stopCheckpoints := context.WithCancel(ctx)
+	checkpointed := make(chan struct{})
+	go func() {
+		defer close(checkpointed)
+		if s.Engine() == sqlstore.SQLite {
+			sqlite.Checkpoint(cctx, s.DB(), time.Second, nil)
+		}
+	}()
+	closeStore := func() {
+		stopCheckpoints()
+		<-checkpointed
+		s.Close()
+		os.RemoveAll(dir)
+	}
 	if c.DB != "" {
 		// a shared server: start from empty intel tables
 		if _, err := s.DB().ExecContext(ctx, `DELETE FROM intel_indicators WHERE tenant_id = 'bench'`); err != nil {
-			s.Close()
+			closeStore()
 			return nil, nil, err
 		}
 	}
-	return s, func() { s.Close(); os.RemoveAll(dir) }, nil
+	return s, closeStore, nil
 }
 
 func (c *benchIntelCmd) stixFeed(now time.Time) []byte {
