@@ -21,10 +21,15 @@ import (
 // index; the detections travel over the bus to triage and become incidents in the store, with the
 // rule's author in every Sigma alert.
 func TestServeMonitorEndToEnd(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { serveMonitor(t, "") })
+	t.Run("postgres", func(t *testing.T) { serveMonitor(t, postgresURL(t)) })
+}
+
+func serveMonitor(t *testing.T, db string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	data := t.TempDir()
-	cfg := Config{Data: data, Listen: "127.0.0.1:0", Bots: []string{"triage", "intel", "monitor"}, Partitions: 1,
+	cfg := Config{Data: data, Listen: "127.0.0.1:0", DB: db, Bots: []string{"triage", "intel", "monitor"}, Partitions: 1,
 		Monitor: MonitorConfig{Rules: []string{filepath.Join("testdata", "monitor")}, Workers: 2, Wait: "5s",
 			Syslog: []MonitorSyslog{{Network: "udp", Addr: "127.0.0.1:0", Tenant: "acme"}, {Network: "tcp", Addr: "127.0.0.1:0", Tenant: "acme"}}}}
 	// the tenants must exist before the node resolves the inputs' tenants
