@@ -112,11 +112,11 @@ func serveMonitor(t *testing.T, db string) {
 
 	// every detection becomes an alert of acme, triaged into an incident
 	want := map[string]string{ // what -> rule id (or format)
-		"udp web01":  "0f3b5f0e-7c2a-4d8e-9a51-5e2e0c1d7a01",
-		"tcp web02":  "0f3b5f0e-7c2a-4d8e-9a51-5e2e0c1d7a01",
-		"tcp db01":   "0f3b5f0e-7c2a-4d8e-9a51-5e2e0c1d7a02",
-		"http ws-07": "0f3b5f0e-7c2a-4d8e-9a51-5e2e0c1d7a03",
-		"http intel": "intel-match",
+		"udp web01":             "0f3b5f0e-7c2a-4d8e-9a51-5e2e0c1d7a01",
+		"tcp web02":             "0f3b5f0e-7c2a-4d8e-9a51-5e2e0c1d7a01",
+		"tcp db01":              "0f3b5f0e-7c2a-4d8e-9a51-5e2e0c1d7a02",
+		"http ws-07":            "0f3b5f0e-7c2a-4d8e-9a51-5e2e0c1d7a03",
+		"http intel":            "intel-match",
 		"http intel restricted": "intel-match",
 	}
 	authors := map[string]string{"0f3b5f0e-7c2a-4d8e-9a51-5e2e0c1d7a01": "Ada Example (socbot tests)",
