@@ -331,3 +331,83 @@ func testLegacy(t *testing.T, db *sql.DB, engine string, migrate func() error) {
 		t.Fatalf("a merged legacy row keeps its old document: %q", doc)
 	}
 }
+
+type fixedClock struct{ t time.Time }
+
+func (c *fixedClock) Now() time.Time { return c.t }
+
+// TestEngineImportMatchesMemStore: the engine's imports into SQLite (MergeIndicators with blind
+// inserts, savepoints and merges) store what they store into the reference MemStore.
+func TestEngineImportMatchesMemStore(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "socbot.db"), quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &fixedClock{t0}
+	sq := New(db, SQLite, clk, quiet)
+	defer sq.Close()
+	mem := intel.NewMemStore()
+	engines := []*intel.Engine{intel.NewEngine(intel.EngineConfig{Store: sq, Clock: clk}), intel.NewEngine(intel.EngineConfig{Store: mem, Clock: clk})}
+	feed := func(n, seed int, revokeFrom int) []intel.Item {
+		var out []intel.Item
+		for i := 0; i < n; i++ {
+			k := (i*7 + seed) % (n / 2)
+			it := intel.Item{Type: ioc.Domain, Value: fmt.Sprintf("host-%d.sql.example.com", k), Confidence: 40 + i%50,
+				LastSeen: t0.Add(-time.Duration(i%90) * time.Minute), Tags: []string{fmt.Sprintf("t%d", i%3)}, Ref: fmt.Sprint(i)}
+			if k%37 == 0 && i >= revokeFrom {
+				it.Revoked = true
+			}
+			out = append(out, it)
+		}
+		return out
+	}
+	for step, c := range []struct {
+		src   intel.SourceInfo
+		items []intel.Item
+	}{
+		{intel.SourceInfo{Name: "a", Reliability: 80}, feed(2*intel.IngestBatch+333, 0, 1<<30)},
+		{intel.SourceInfo{Name: "b", Reliability: 40, TLP: intel.TLPAmber}, feed(intel.IngestBatch/3, 5, 0)},
+		{intel.SourceInfo{Name: "a", Reliability: 80}, feed(3000, 11, 2000)},
+	} {
+		clk.t = t0.Add(time.Duration(step) * time.Hour)
+		var stats []intel.IngestStats
+		for _, e := range engines {
+			items := c.items
+			st, err := e.IngestStream(ctx, "acme", c.src, func(emit func(intel.Item) error) error {
+				for _, it := range items {
+					if err := emit(it); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stats = append(stats, st)
+		}
+		if stats[0] != stats[1] {
+			t.Fatalf("step %d: SQLite %+v, MemStore %+v", step, stats[0], stats[1])
+		}
+	}
+	scan := func(s intel.Store) []intel.Indicator {
+		var all []intel.Indicator
+		if err := s.ScanIndicators(ctx, intel.Filter{TenantID: "acme", IncludeDead: true}, func(in *intel.Indicator) error {
+			all = append(all, *in)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return all
+	}
+	x, y := scan(sq), scan(mem)
+	if len(x) != len(y) || len(x) == 0 {
+		t.Fatalf("SQLite holds %d indicators, MemStore %d", len(x), len(y))
+	}
+	for i := range x {
+		if !reflect.DeepEqual(x[i], y[i]) {
+			t.Fatalf("SQLite and MemStore differ:\n sqlite %+v\n memory %+v", x[i], y[i])
+		}
+	}
+}
