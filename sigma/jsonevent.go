@@ -399,7 +399,7 @@ func (d *JSONDecoder) parse(data []byte) error {
 	d.tape = d.tape[:0]
 	d.arena = append(d.arena[:0], jWords...)
 	d.src = data
-	if len(data) >= inArena {
+	if len(data) >= inArena/4 { // offsets into the event and the arena must fit in 31 bits
 		return jsonError("event too large")
 	}
 	i := skipSpace(data, 0)

@@ -62,8 +62,8 @@ type anchorSlot struct {
 
 type anchored struct {
 	lit  int32
-	off  uint16 // offset of the anchor in the literal
-	n    uint16 // literal length
+	off  uint32 // offset of the anchor in the literal
+	n    uint32 // literal length
 	text uint32 // offset of the literal in arena
 	kind acKind
 }
@@ -170,7 +170,7 @@ func buildScanner(pats []pattern) *scanner {
 			arena = append(arena, p.text...)
 			texts[p.text] = to
 		}
-		picks = append(picks, pick{key, anchored{lit: p.lit, off: uint16(off), n: uint16(min(n, 65535)), text: to, kind: p.kind}})
+		picks = append(picks, pick{key, anchored{lit: p.lit, off: uint32(off), n: uint32(n), text: to, kind: p.kind}})
 	}
 	if s.minLen == 1<<30 {
 		s.minLen = 0
@@ -356,5 +356,5 @@ func equalFold(v, lit string) bool {
 
 // size is the scanner's memory in bytes (for EngineStats).
 func (s *scanner) size() int {
-	return len(s.slots)*16 + len(s.anch)*16 + len(s.arena) + len(s.filt4)*8 + len(s.short)*8
+	return len(s.slots)*16 + len(s.anch)*20 + len(s.arena) + len(s.filt4)*8 + len(s.short)*8
 }
