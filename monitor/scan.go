@@ -3,9 +3,11 @@ package monitor
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
+	"math/bits"
 	"os"
 	"path/filepath"
 	"sort"
@@ -277,65 +279,80 @@ func readLine(br *bufio.Reader, max int) ([]byte, error) {
 
 // SplitJSONStream reads JSON objects from r one at a time: JSON Lines, a top-level array of objects,
 // or pretty-printed objects concatenated. Objects over max bytes and bytes between objects that are
-// not JSON are skipped (bad is called once for each).
+// not JSON are skipped (bad is called once for each). It works on whole buffers of input: inside an
+// object only quotes, backslashes and brackets stop the scan, and strings are skipped eight bytes
+// at a time.
 func SplitJSONStream(r io.Reader, max int, fn func([]byte) error, bad func()) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	buf := make([]byte, 64<<10)
 	var obj []byte
 	depth, inStr, esc, skipping, junk := 0, false, false, false, false
 	for {
-		c, err := br.ReadByte()
-		if err != nil {
-			if err == io.EOF {
-				if depth > 0 || junk {
-					bad()
-				}
-				return nil
-			}
-			return err
-		}
-		if depth == 0 {
-			switch c {
-			case '{':
-				depth, inStr, esc, skipping = 1, false, false, false
-				obj = append(obj[:0], c)
-				if junk {
-					bad()
-					junk = false
-				}
-			case ' ', '\t', '\r', '\n', ',', '[', ']':
-				if c == '\n' && junk {
-					bad()
-					junk = false
-				}
-			default:
-				junk = true
-			}
-			continue
-		}
-		if !skipping {
-			if len(obj) >= max {
-				skipping = true
-				obj = obj[:0]
-			} else {
-				obj = append(obj, c)
-			}
-		}
-		switch {
-		case esc:
-			esc = false
-		case inStr:
-			if c == '\\' {
-				esc = true
-			} else if c == '"' {
-				inStr = false
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
+		n, rerr := r.Read(buf)
+		chunk := buf[:n]
+		for i := 0; i < len(chunk); {
 			if depth == 0 {
+				switch c := chunk[i]; c {
+				case '{':
+					depth, inStr, esc, skipping = 1, false, false, false
+					obj = append(obj[:0], c)
+					if junk {
+						bad()
+						junk = false
+					}
+				case ' ', '\t', '\r', '\n', ',', '[', ']':
+					if c == '\n' && junk {
+						bad()
+						junk = false
+					}
+				default:
+					junk = true
+				}
+				i++
+				continue
+			}
+			// inside an object: find where this buffer's part of it ends
+			start, done := i, false
+			for i < len(chunk) && !done {
+				if esc {
+					esc = false
+					i++
+					continue
+				}
+				if inStr {
+					j := quoteOrBackslash(chunk[i:])
+					if j < 0 {
+						i = len(chunk)
+						break
+					}
+					i += j
+					if chunk[i] == '\\' {
+						esc = true
+					} else {
+						inStr = false
+					}
+					i++
+					continue
+				}
+				switch chunk[i] {
+				case '"':
+					inStr = true
+				case '{', '[':
+					depth++
+				case '}', ']':
+					depth--
+					done = depth == 0
+				}
+				i++
+			}
+			if !skipping {
+				if len(obj)+(i-start) > max {
+					skipping = true
+					obj = obj[:0]
+				} else {
+					obj = append(obj, chunk[start:i]...)
+				}
+			}
+			if done {
 				if skipping {
 					bad()
 					continue
@@ -345,7 +362,39 @@ func SplitJSONStream(r io.Reader, max int, fn func([]byte) error, bad func()) er
 				}
 			}
 		}
+		if rerr == io.EOF {
+			if depth > 0 || junk {
+				bad()
+			}
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
 	}
 }
+
+// quoteOrBackslash returns the index of the first '"' or '\\' in b, or -1.
+func quoteOrBackslash(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q, s := w^(0x22*lsb8), w^(0x5C*lsb8)
+		if m := ((q - lsb8) &^ q & msb8) | ((s - lsb8) &^ s & msb8); m != 0 {
+			return i + bits.TrailingZeros64(m)>>3
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == '"' || b[i] == '\\' {
+			return i
+		}
+	}
+	return -1
+}
+
+const (
+	lsb8 = 0x0101010101010101
+	msb8 = 0x8080808080808080
+)
 
 var _ = time.Second
