@@ -91,6 +91,7 @@ type Bot struct {
 	servers    []*syslog.Server
 	listening  chan struct{}
 	addrs      []net.Addr
+	listenErr  error
 }
 
 type worker struct {
@@ -312,7 +313,7 @@ func (b *Bot) Run(ctx context.Context) error {
 			if err != nil {
 				cancel()
 				wg.Wait()
-				return socbot.E("monitor.Run", socbot.KindUnavailable, "syslog udp "+in.Addr, err)
+				return b.failListen(socbot.E("monitor.Run", socbot.KindUnavailable, "syslog udp "+in.Addr, err))
 			}
 			addrs = append(addrs, pc.LocalAddr())
 			wg.Add(1)
@@ -322,7 +323,7 @@ func (b *Bot) Run(ctx context.Context) error {
 			if err != nil {
 				cancel()
 				wg.Wait()
-				return socbot.E("monitor.Run", socbot.KindUnavailable, "syslog tcp "+in.Addr, err)
+				return b.failListen(socbot.E("monitor.Run", socbot.KindUnavailable, "syslog tcp "+in.Addr, err))
 			}
 			addrs = append(addrs, l.Addr())
 			wg.Add(1)
@@ -350,17 +351,32 @@ func (b *Bot) Run(ctx context.Context) error {
 	return first
 }
 
-// ListenAddrs returns the syslog listeners' bound addresses once Run has started them (tests use
-// ":0" ports). It blocks until the listeners are up or ctx ends.
-func (b *Bot) ListenAddrs(ctx context.Context) []net.Addr {
+// failListen records why the listeners could not start and wakes Listening.
+func (b *Bot) failListen(err error) error {
+	b.mu.Lock()
+	b.listenErr = err
+	b.mu.Unlock()
+	close(b.listening)
+	return err
+}
+
+// Listening waits until Run has bound every syslog listener and returns their addresses (tests use
+// ":0" ports), or the error that stopped one from binding (an address in use, say).
+func (b *Bot) Listening(ctx context.Context) ([]net.Addr, error) {
 	select {
 	case <-b.listening:
 	case <-ctx.Done():
-		return nil
+		return nil, ctx.Err()
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return append([]net.Addr(nil), b.addrs...)
+	return append([]net.Addr(nil), b.addrs...), b.listenErr
+}
+
+// ListenAddrs is Listening without the error.
+func (b *Bot) ListenAddrs(ctx context.Context) []net.Addr {
+	addrs, _ := b.Listening(ctx)
+	return addrs
 }
 
 func (b *Bot) syslogHandler(tenant string) syslog.Handler {

@@ -112,6 +112,8 @@ func startMonitor(ctx context.Context, n *node) error {
 	if err != nil {
 		return err
 	}
+	// the intel bot's module starts before this one (modules start in the order of their files'
+	// names) and leaves its service on the API when it runs on this node
 	var matcher socbot.IndicatorMatcher
 	if use := n.cfg.Monitor.Intel; n.api.Intel != nil && (use == nil || *use) {
 		matcher = &intelMatcher{svc: n.api.Intel, ctx: n.bctx}
@@ -127,6 +129,10 @@ func startMonitor(ctx context.Context, n *node) error {
 	n.monitor = bot
 	n.api.Logs = bot
 	n.run("monitor", func() error { return bot.Run(n.bctx) })
+	// a listener that cannot bind (an address in use) stops the node's start
+	if _, err := bot.Listening(ctx); err != nil {
+		return err
+	}
 	return nil
 }
 

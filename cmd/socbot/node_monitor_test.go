@@ -260,3 +260,32 @@ func TestMonitorConfig(t *testing.T) {
 		t.Errorf("tail without tenant: %v", err)
 	}
 }
+
+// TestServeMonitorListenerInUse: a syslog address that cannot be bound stops the node's start
+// (instead of a node that runs without its listener).
+func TestServeMonitorListenerInUse(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	ctx := context.Background()
+	cfg := Config{Data: t.TempDir(), Listen: "127.0.0.1:0", Bots: []string{"triage", "monitor"}, Partitions: 1,
+		Monitor: MonitorConfig{Syslog: []MonitorSyslog{{Network: "tcp", Addr: busy.Addr().String(), Tenant: "acme"}}}}
+	st, err := openStore(ctx, cfg, slog.New(slog.DiscardHandler), socbot.SystemClock{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.CreateTenant(ctx, &socbot.Tenant{Name: "acme"}, cliPrincipal()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	n, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	if err == nil {
+		n.Stop()
+		t.Fatal("node started without its syslog listener")
+	}
+	if !strings.Contains(err.Error(), "syslog tcp "+busy.Addr().String()) {
+		t.Errorf("error %v does not name the listener", err)
+	}
+}
