@@ -116,4 +116,3 @@ func FuzzSplitJSONStreamMatchesReference(f *testing.F) {
 		}
 	})
 }
-
