@@ -265,8 +265,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		t.Fatalf("openapi.json: %d", r.code)
 	}
 	var doc struct {
-		OpenAPI string                                       `json:"openapi"`
-		Paths   map[string]map[string]struct{ Roles []string `json:"x-socbot-roles"` } `json:"paths"`
+		OpenAPI string `json:"openapi"`
+		Paths   map[string]map[string]struct {
+			Roles []string `json:"x-socbot-roles"`
+		} `json:"paths"`
 	}
 	r.json(t, &doc)
 	if doc.OpenAPI != "3.1.0" {

@@ -637,7 +637,9 @@ func (s *Server) deleteItem(del func(r *http.Request, tenant string, id int64) e
 }
 
 func (s *Server) deleteAsset(w http.ResponseWriter, r *http.Request) {
-	s.deleteItem(func(r *http.Request, t string, id int64) error { return s.Store.DeleteAsset(r.Context(), t, id, principal(r)) })(w, r)
+	s.deleteItem(func(r *http.Request, t string, id int64) error {
+		return s.Store.DeleteAsset(r.Context(), t, id, principal(r))
+	})(w, r)
 }
 
 func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request) {
@@ -1000,7 +1002,9 @@ func (s *Server) createChannel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteChannel(w http.ResponseWriter, r *http.Request) {
-	s.deleteItem(func(r *http.Request, t string, id int64) error { return s.Store.DeleteChannel(r.Context(), t, id, principal(r)) })(w, r)
+	s.deleteItem(func(r *http.Request, t string, id int64) error {
+		return s.Store.DeleteChannel(r.Context(), t, id, principal(r))
+	})(w, r)
 }
 
 func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) {
