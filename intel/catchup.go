@@ -36,11 +36,11 @@ func (e *Engine) NewCatchUp(tenants func(ctx context.Context) ([]string, error),
 	return c
 }
 
-func (c *CatchUp) applied(ins []Indicator) {
+func (c *CatchUp) applied(ins []*Indicator) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for i := range ins {
-		c.seen[ins[i].TenantID+"\x00"+ins[i].ID] = ins[i].Modified
+	for _, in := range ins {
+		c.seen[in.TenantID+"\x00"+in.ID] = in.Modified
 	}
 }
 

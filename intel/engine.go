@@ -227,7 +227,7 @@ func (e *Engine) load(ctx context.Context, tenants []string) (int, error) {
 // confidence recombined over all sources, and the match index updated. The batch is written in one
 // Store call, so a failure changes nothing.
 func (e *Engine) Ingest(ctx context.Context, tenantID string, src SourceInfo, items []Item) (IngestStats, error) {
-	b, err := e.prepare(tenantID, src, items)
+	b, err := e.prepare(nil, tenantID, src, items)
 	if err != nil {
 		return b.stats, err
 	}
@@ -247,13 +247,26 @@ type preparedBatch struct {
 	tlps      []TLP
 	fresh     []Indicator // items[i] as a new indicator (Revoked: nothing to store unless it exists)
 	threshold int         // the tenant's containment threshold (0: none)
+
+	ids []string // scratch, kept when the batch is reused
+	pos map[string]int32
+
+	merge PreparedMerge // the store's part done ahead (MergePreparer), or nil
 }
 
 // prepare normalises and merges a batch: everything of Ingest that needs neither the store nor
-// ingestMu.
-func (e *Engine) prepare(tenantID string, src SourceInfo, items []Item) (*preparedBatch, error) {
+// ingestMu. b, when not nil, is a batch written before whose memory is reused.
+func (e *Engine) prepare(b *preparedBatch, tenantID string, src SourceInfo, items []Item) (*preparedBatch, error) {
 	const op = "intel.Engine.Ingest"
-	b := &preparedBatch{tenantID: tenantID, src: src, stats: IngestStats{Items: len(items)}}
+	if b == nil {
+		b = &preparedBatch{pos: make(map[string]int32, len(items))}
+	}
+	b.tenantID, b.src, b.stats, b.threshold, b.merge = tenantID, src, IngestStats{Items: len(items)}, 0, nil
+	if cap(b.items) < len(items) {
+		b.items, b.tlps, b.ids = make([]Item, 0, len(items)), make([]TLP, 0, len(items)), make([]string, 0, len(items))
+	}
+	b.items, b.tlps, b.fresh, b.ids = b.items[:0], b.tlps[:0], b.fresh[:0], b.ids[:0]
+	clear(b.pos)
 	if src.Name == "" {
 		return b, socbot.FieldError(op, "source", "source name is empty")
 	}
@@ -261,10 +274,7 @@ func (e *Engine) prepare(tenantID string, src SourceInfo, items []Item) (*prepar
 	if e.cfg.Containment != nil && e.cfg.ContainmentThreshold != nil {
 		b.threshold = e.cfg.ContainmentThreshold(tenantID)
 	}
-	b.items = make([]Item, 0, len(items))
-	b.tlps = make([]TLP, 0, len(items))
-	ids := make([]string, 0, len(items))
-	pos := make(map[string]int32, len(items))
+	ids, pos := b.ids, b.pos
 	for _, it := range items {
 		v, ok := ioc.Normalize(it.Type, it.Value)
 		if !ok {
@@ -293,7 +303,8 @@ func (e *Engine) prepare(tenantID string, src SourceInfo, items []Item) (*prepar
 		b.tlps = append(b.tlps, tlp)
 		ids = append(ids, id)
 	}
-	b.fresh = make([]Indicator, len(b.items))
+	b.ids = ids
+	b.fresh = slices.Grow(b.fresh, len(b.items))[:len(b.items)]
 	for i := range b.items {
 		it := &b.items[i]
 		in := &b.fresh[i]
@@ -308,6 +319,12 @@ func (e *Engine) prepare(tenantID string, src SourceInfo, items []Item) (*prepar
 			}
 		}
 		in.Modified = b.now
+	}
+	if mp, ok := e.store.(MergePreparer); ok && len(b.fresh) > 0 {
+		var err error
+		if b.merge, err = mp.PrepareMerge(tenantID, b.fresh); err != nil {
+			return b, socbot.E(op, err)
+		}
 	}
 	return b, nil
 }
@@ -350,7 +367,10 @@ func (e *Engine) write(ctx context.Context, b *preparedBatch) (IngestStats, erro
 	}
 	var out []MergeOutcome
 	var err error
-	if m, ok := e.store.(IndicatorMerger); ok {
+	if b.merge != nil {
+		out, err = b.merge.Merge(ctx, merge)
+		b.merge = nil
+	} else if m, ok := e.store.(IndicatorMerger); ok {
 		out, err = m.MergeIndicators(ctx, b.tenantID, b.fresh, merge)
 	} else {
 		out, err = mergeByPut(ctx, e.store, b.tenantID, b.fresh, merge)
@@ -358,7 +378,7 @@ func (e *Engine) write(ctx context.Context, b *preparedBatch) (IngestStats, erro
 	if err != nil {
 		return st, socbot.E(op, err)
 	}
-	changed := make([]Indicator, 0, len(b.fresh))
+	changed := make([]*Indicator, 0, len(b.fresh))
 	var crossed []Indicator
 	for i, o := range out {
 		var in *Indicator
@@ -380,7 +400,7 @@ func (e *Engine) write(ctx context.Context, b *preparedBatch) (IngestStats, erro
 		if in.FilteredBy != "" {
 			st.Filtered++
 		}
-		changed = append(changed, *in)
+		changed = append(changed, in)
 		if b.threshold > 0 && in.Active(e.decay, b.now) {
 			if s := in.Score(e.decay, b.now); s >= b.threshold && (!wasActive || before < b.threshold) {
 				crossed = append(crossed, *in)
@@ -390,7 +410,7 @@ func (e *Engine) write(ctx context.Context, b *preparedBatch) (IngestStats, erro
 	if len(changed) == 0 {
 		return st, nil
 	}
-	e.updateIndex(ctx, changed, true)
+	e.updateIndexOf(ctx, changed, true)
 	if len(crossed) > 0 {
 		e.handOff(ctx, crossed, "score reached the tenant's containment threshold")
 	}
@@ -579,6 +599,15 @@ func (e *Engine) Refresh(ctx context.Context, ev ChangeEvent) error {
 // updateIndex applies changed indicators to the match index (ingestMu held) and, when publish is
 // set (this process wrote them), tells OnChange.
 func (e *Engine) updateIndex(ctx context.Context, changed []Indicator, publish bool) {
+	ptrs := make([]*Indicator, len(changed))
+	for i := range changed {
+		ptrs[i] = &changed[i]
+	}
+	e.updateIndexOf(ctx, ptrs, publish)
+}
+
+// updateIndexOf is updateIndex of indicators held elsewhere.
+func (e *Engine) updateIndexOf(ctx context.Context, changed []*Indicator, publish bool) {
 	if c := e.catch.Load(); c != nil {
 		c.applied(changed)
 	}
@@ -595,8 +624,8 @@ func (e *Engine) updateIndex(ctx context.Context, changed []Indicator, publish b
 		return
 	}
 	entries := make([]IndexEntry, len(changed))
-	for i := range changed {
-		entries[i] = indexEntry(&changed[i])
+	for i, in := range changed {
+		entries[i] = indexEntry(in)
 	}
 	if n := e.matcher.Apply(entries); n >= max(e.cfg.CompactAt, e.matcher.Stats().Indicators/2) {
 		if _, err := e.load(ctx, nil); err != nil {

@@ -86,6 +86,22 @@ type IndicatorMerger interface {
 	MergeIndicators(ctx context.Context, tenantID string, batch []Indicator, merge func(i int, stored *Indicator) bool) ([]MergeOutcome, error)
 }
 
+// MergePreparer is an optional IndicatorMerger method: the part of MergeIndicators that needs no
+// database (checking the batch, ordering it, encoding its rows as new ones), done ahead, so that
+// IngestStream prepares the next batch while the store writes the previous one.
+type MergePreparer interface {
+	// PrepareMerge prepares batch for MergeIndicators(ctx, tenantID, batch, merge); the batch must
+	// not change until the prepared merge has run. It is safe to call concurrently with the
+	// store's other methods.
+	PrepareMerge(tenantID string, batch []Indicator) (PreparedMerge, error)
+}
+
+// PreparedMerge is a batch prepared by MergePreparer.
+type PreparedMerge interface {
+	// Merge does the rest of MergeIndicators, once.
+	Merge(ctx context.Context, merge func(i int, stored *Indicator) bool) ([]MergeOutcome, error)
+}
+
 // mergeByPut is MergeIndicators for a store without it: read with GetIndicators, write what changed
 // with PutIndicators (one transaction; the read is outside it).
 func mergeByPut(ctx context.Context, s Store, tenantID string, batch []Indicator, merge func(i int, stored *Indicator) bool) ([]MergeOutcome, error) {

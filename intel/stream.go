@@ -20,6 +20,9 @@ func (e *Engine) IngestStream(ctx context.Context, tenantID string, src SourceIn
 	defer cancel(nil)
 	raw := make(chan []Item, 1)
 	batches := make(chan *preparedBatch, 1)
+	// the memory of batches done with goes back to the stage before (less garbage to collect)
+	freeRaw := make(chan []Item, 3)
+	freeBatches := make(chan *preparedBatch, 3)
 	readErr := make(chan error, 1)
 	go func() { // read
 		defer close(raw)
@@ -27,7 +30,11 @@ func (e *Engine) IngestStream(ctx context.Context, tenantID string, src SourceIn
 		send := func() error {
 			select {
 			case raw <- batch:
-				batch = make([]Item, 0, IngestBatch)
+				select {
+				case batch = <-freeRaw:
+				default:
+					batch = make([]Item, 0, IngestBatch)
+				}
 				return nil
 			case <-ctx.Done():
 				return context.Cause(ctx)
@@ -54,7 +61,17 @@ func (e *Engine) IngestStream(ctx context.Context, tenantID string, src SourceIn
 				continue // drain, so the reader ends
 			}
 			var b *preparedBatch
-			if b, err = e.prepare(tenantID, src, items); err != nil {
+			select {
+			case b = <-freeBatches:
+			default:
+			}
+			b, err = e.prepare(b, tenantID, src, items)
+			clear(items) // no references kept into the parser's values
+			select {
+			case freeRaw <- items[:0]:
+			default:
+			}
+			if err != nil {
 				cancel(err)
 				continue
 			}
@@ -73,6 +90,10 @@ func (e *Engine) IngestStream(ctx context.Context, tenantID string, src SourceIn
 		}
 		st, err := e.write(ctx, b)
 		total.Add(st)
+		select {
+		case freeBatches <- b:
+		default:
+		}
 		if err != nil {
 			ingestErr = err
 			cancel(err)
