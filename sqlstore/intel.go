@@ -2,10 +2,12 @@ package sqlstore
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"encoding/binary"
 	"encoding/json"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +34,7 @@ import (
 var (
 	_ intel.Store           = (*Store)(nil)
 	_ intel.IndicatorMerger = (*Store)(nil)
+	_ intel.MergePreparer   = (*Store)(nil)
 	_ intel.IndexScanner    = (*Store)(nil)
 	_ intel.FeedLeaser      = (*Store)(nil)
 )
@@ -138,11 +141,20 @@ func sourceNames(in *intel.Indicator) string {
 	return b.String()
 }
 
-// rowEncoder turns indicators into the bound values of their rows; the documents of one statement
-// share an arena, reused once the statement has run (the driver copies what it binds).
+// rowEncoder turns indicators into the bound values of their rows; the documents share an arena,
+// and a statement's values a slice, both reused by execRows once the statement has run (the driver
+// copies what it binds). Values that repeat from row to row (one tenant, type, source, modified
+// time and tag list for a whole import) are boxed once.
 type rowEncoder struct {
 	arena []byte
 	tags  []byte
+	vals  []any
+
+	tenant, typ, srcName string
+	lastTags             []string
+	mod                  int64
+	tenantV, typV, srcV  any
+	tagsV, modV          any
 }
 
 // args appends the column values of in, whose key is key.
@@ -151,39 +163,66 @@ func (w *rowEncoder) args(args []any, in *intel.Indicator, key []byte) []any {
 	start := len(w.arena)
 	w.arena = appendDoc(w.arena, in, mod)
 	doc := w.arena[start:len(w.arena):len(w.arena)]
-	tags := "[]"
-	if len(in.Tags) > 0 {
-		w.tags = append(w.tags[:0], '[')
-		for i, t := range in.Tags {
-			if i > 0 {
-				w.tags = append(w.tags, ',')
+	if w.tenantV == nil || in.TenantID != w.tenant {
+		w.tenant, w.tenantV = in.TenantID, in.TenantID
+	}
+	if w.typV == nil || string(in.Type) != w.typ {
+		w.typ, w.typV = string(in.Type), string(in.Type)
+	}
+	if w.modV == nil || mod != w.mod {
+		w.mod, w.modV = mod, mod
+	}
+	if w.tagsV == nil || !slices.Equal(in.Tags, w.lastTags) {
+		tags := "[]"
+		if len(in.Tags) > 0 {
+			w.tags = append(w.tags[:0], '[')
+			for i, t := range in.Tags {
+				if i > 0 {
+					w.tags = append(w.tags, ',')
+				}
+				w.tags = appendJSONString(w.tags, cleanText(t))
 			}
-			w.tags = appendJSONString(w.tags, cleanText(t))
+			tags = string(append(w.tags, ']'))
 		}
-		tags = string(append(w.tags, ']'))
+		w.lastTags, w.tagsV = append(w.lastTags[:0], in.Tags...), tags
+	}
+	var names any
+	if len(in.Sources) == 1 && w.srcV != nil && in.Sources[0].Name == w.srcName {
+		names = w.srcV
+	} else {
+		names = sourceNames(in)
+		if len(in.Sources) == 1 {
+			w.srcName, w.srcV = in.Sources[0].Name, names
+		}
 	}
 	dead := in.Revoked || in.FilteredBy != ""
-	return append(args, in.TenantID, key, string(in.Type), cleanText(in.Value), mod, int(in.TLP), dead,
-		in.BaseScore(), usOrZero(in.Reference()), usOrZero(in.ValidUntil()), sourceNames(in), tags, doc)
+	return append(args, w.tenantV, key, w.typV, cleanText(in.Value), w.modV, int(in.TLP), dead,
+		in.BaseScore(), usOrZero(in.Reference()), usOrZero(in.ValidUntil()), names, w.tagsV, doc)
 }
 
 // intelSQL holds the statements of every width.
 type intelSQL struct {
-	insert map[int]string // new rows; rows already stored are left alone
-	upsert map[int]string // rows replaced whole
-	read   map[int]string // SQLite: rows by key, an IN list of the width
+	insert          map[int]string // new rows; rows already stored are left alone
+	insertReturning map[int]string // the same, naming the rows inserted (PostgreSQL)
+	upsert          map[int]string // rows replaced whole
+	read            map[int]string // SQLite: rows by key, an IN list of the width
+	readOld         map[int]string // SQLite: the keys among an IN list of rows up to a rowid
 }
 
 var intelStatements = func() intelSQL {
-	q := intelSQL{insert: map[int]string{}, upsert: map[int]string{}, read: map[int]string{}}
+	q := intelSQL{insert: map[int]string{}, insertReturning: map[int]string{}, upsert: map[int]string{}, read: map[int]string{},
+		readOld: map[int]string{}}
 	row := "(" + strings.Repeat("?,", intelNCols-1) + "?)"
 	for _, w := range intelWidths {
 		values := `INSERT INTO intel_indicators (` + intelCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+",", w), ",")
 		q.insert[w] = values + ` ON CONFLICT (tenant_id, id) DO NOTHING`
+		q.insertReturning[w] = q.insert[w] + ` RETURNING id`
 		q.upsert[w] = values + ` ON CONFLICT (tenant_id, id) DO UPDATE SET type = excluded.type, value = excluded.value,
 		modified = excluded.modified, tlp = excluded.tlp, dead = excluded.dead, base = excluded.base, ref = excluded.ref,
 		valid_until = excluded.valid_until, source_names = excluded.source_names, tags = excluded.tags, doc = excluded.doc`
-		q.read[w] = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id IN (` + strings.TrimSuffix(strings.Repeat("?,", w), ",") + `)`
+		list := `(` + strings.TrimSuffix(strings.Repeat("?,", w), ",") + `)`
+		q.read[w] = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id IN ` + list
+		q.readOld[w] = `SELECT id FROM intel_indicators WHERE tenant_id = ? AND rowid <= ? AND id IN ` + list
 	}
 	return q
 }()
@@ -200,7 +239,8 @@ const (
 func (s *Store) execRows(ctx context.Context, tx *sql.Tx, sqls map[int]string, n int, w *rowEncoder,
 	argsOf func(args []any, j int) []any) (int64, error) {
 	var changed int64
-	args := make([]any, 0, intelNCols*min(n, intelWidths[0]))
+	args := w.vals[:0]
+	defer func() { w.vals = args[:0] }()
 	for j := 0; j < n; {
 		width := intelWidths[len(intelWidths)-1]
 		for _, x := range intelWidths {
@@ -230,6 +270,46 @@ func (s *Store) execRows(ctx context.Context, tx *sql.Tx, sqls map[int]string, n
 	return changed, nil
 }
 
+// queryRows is execRows for statements that return rows: fn reads each.
+func (s *Store) queryRows(ctx context.Context, tx *sql.Tx, sqls map[int]string, n int, w *rowEncoder,
+	argsOf func(args []any, j int) []any, fn func(*sql.Rows) error) error {
+	args := w.vals[:0]
+	defer func() { w.vals = args[:0] }()
+	for j := 0; j < n; {
+		width := intelWidths[len(intelWidths)-1]
+		for _, x := range intelWidths {
+			if x <= n-j {
+				width = x
+				break
+			}
+		}
+		args, w.arena = args[:0], w.arena[:0]
+		for end := j + width; j < end; j++ {
+			args = argsOf(args, j)
+		}
+		st, err := s.prepared(ctx, tx, sqls[width])
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := fn(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // keyedBatch is a batch's keys in one arena, with the batch's order sorted by (tenant, key): in key
 // order, the B-tree inserts of a transaction walk the index left to right.
 type keyedBatch struct {
@@ -241,15 +321,41 @@ func (k *keyedBatch) key(i int32) []byte { return k.keys[16*int(i) : 16*int(i)+1
 
 func keyBatch(ins []intel.Indicator) keyedBatch {
 	k := keyedBatch{keys: make([]byte, 0, 16*len(ins)), order: make([]int32, len(ins))}
+	oneTenant := true
 	for i := range ins {
-		k.keys, _ = appendIDKey(k.keys, ins[i].ID) // CheckIndicators made sure the ids parse
+		k.keys, _ = appendIDKey(k.keys, ins[i].ID) // the ids were checked
 		k.order[i] = int32(i)
+		oneTenant = oneTenant && ins[i].TenantID == ins[0].TenantID
 	}
 	sorted := true
 	for j := 1; j < len(ins) && sorted; j++ {
 		sorted = k.less(ins, k.order[j-1], k.order[j]) || !k.less(ins, k.order[j], k.order[j-1])
 	}
-	if !sorted {
+	switch {
+	case sorted:
+	case oneTenant: // an import: sort by the keys alone, as two integers each
+		type entry struct {
+			hi, lo uint64
+			i      int32
+		}
+		e := make([]entry, len(ins))
+		for i := range e {
+			key := k.key(int32(i))
+			e[i] = entry{binary.BigEndian.Uint64(key), binary.BigEndian.Uint64(key[8:]), int32(i)}
+		}
+		slices.SortFunc(e, func(a, b entry) int { // equal keys stay in batch order (PutIndicators: the last wins)
+			if c := cmp.Compare(a.hi, b.hi); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(a.lo, b.lo); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.i, b.i)
+		})
+		for j := range e {
+			k.order[j] = e[j].i
+		}
+	default:
 		sort.SliceStable(k.order, func(a, b int) bool { return k.less(ins, k.order[a], k.order[b]) })
 	}
 	return k
@@ -301,128 +407,131 @@ func (s *Store) PutIndicators(ctx context.Context, ins []intel.Indicator) error 
 	})
 }
 
-// MergeIndicators implements intel.IndicatorMerger in one transaction, a chunk of up to 500
-// indicators (in key order) at a time. While a batch's indicators are all new, a chunk is first
-// inserted blind (ON CONFLICT DO NOTHING, inside a savepoint): when every row went in, nothing was
-// read. Otherwise the chunk is rolled back to the savepoint and taken the slow way: its stored rows
-// read (PostgreSQL: locked), merged, the new ones inserted and the merged ones replaced. Once a
-// batch shows stored indicators (a feed read again), its chunks go the slow way first.
+// MergeIndicators implements intel.IndicatorMerger: PrepareMerge, then the prepared merge.
 func (s *Store) MergeIndicators(ctx context.Context, tenantID string, batch []intel.Indicator,
 	merge func(i int, stored *intel.Indicator) bool) ([]intel.MergeOutcome, error) {
-	const op = "sqlstore.MergeIndicators"
-	if err := intel.CheckMergeBatch(tenantID, batch); err != nil {
+	b, err := s.PrepareMerge(tenantID, batch)
+	if err != nil {
 		return nil, err
 	}
-	out := make([]intel.MergeOutcome, len(batch))
-	if len(batch) == 0 {
+	return b.Merge(ctx, merge)
+}
+
+// mergeBatch is a batch prepared for MergeIndicators: checked, in key order, every row encoded as
+// a new one.
+type mergeBatch struct {
+	s        *Store
+	tenantID string
+	batch    []intel.Indicator
+	kb       keyedBatch
+	rows     []any // intelNCols values per indicator, in key order (position p is batch[kb.order[p]])
+	enc      rowEncoder
+	done     bool
+}
+
+// PrepareMerge implements intel.MergePreparer: the checks, the key order and the encoding of every
+// row, without the database.
+func (s *Store) PrepareMerge(tenantID string, batch []intel.Indicator) (intel.PreparedMerge, error) {
+	const op = "sqlstore.MergeIndicators"
+	var key [16]byte
+	for i := range batch {
+		in := &batch[i]
+		if !in.Type.Valid() || in.Value == "" {
+			return nil, socbot.FieldError(op, "type", "indicator %d has type %q value %q", i, in.Type, in.Value)
+		}
+		if _, ok := appendIDKey(key[:0], in.ID); !ok { // intel.CheckIndicators' rule, with the key parsed once
+			return nil, socbot.FieldError(op, "id", "indicator %s:%s has no indicator id (%q)", in.Type, in.Value, in.ID)
+		}
+		if in.TenantID != tenantID {
+			return nil, socbot.FieldError(op, "tenant_id", "indicator %s of tenant %q in a batch of tenant %q", in.ID, in.TenantID, tenantID)
+		}
+	}
+	b := &mergeBatch{s: s, tenantID: tenantID, batch: batch, kb: keyBatch(batch)}
+	for p := 1; p < len(b.kb.order); p++ { // distinct ids: sorted, equal ones are neighbours
+		if bytes.Equal(b.kb.key(b.kb.order[p-1]), b.kb.key(b.kb.order[p])) {
+			return nil, socbot.FieldError(op, "id", "indicator %s twice in one batch", batch[b.kb.order[p]].ID)
+		}
+	}
+	b.rows = make([]any, 0, intelNCols*len(batch))
+	b.enc.arena = make([]byte, 0, 160*len(batch))
+	for _, i := range b.kb.order {
+		b.rows = b.enc.args(b.rows, &batch[i], b.kb.key(i))
+	}
+	return b, nil
+}
+
+// Merge implements intel.PreparedMerge in one transaction, a chunk of up to 500 indicators (in key
+// order) at a time. While a batch's indicators are new, a chunk is inserted blind (ON CONFLICT DO
+// NOTHING, rows encoded ahead): when every row went in, nothing was read. The rows that were stored
+// already are found afterwards (SQLite: a new row takes the next rowid, so they are those below the
+// statement's first one; PostgreSQL: RETURNING names the new ones), read (PostgreSQL: locked),
+// merged and replaced. Once a batch shows stored indicators (a feed read again), its chunks are read
+// first, and only what is not stored is inserted.
+func (b *mergeBatch) Merge(ctx context.Context, merge func(i int, stored *intel.Indicator) bool) ([]intel.MergeOutcome, error) {
+	const op = "sqlstore.MergeIndicators"
+	if b.done {
+		return nil, socbot.E(op, socbot.KindOther, "a prepared merge runs once")
+	}
+	b.done = true
+	out := make([]intel.MergeOutcome, len(b.batch))
+	if len(b.batch) == 0 {
 		return out, nil
 	}
-	kb := keyBatch(batch)
 	p := intelParsers.Get()
 	defer intelParsers.Put(p)
-	var changed int
+	s := b.s
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		clear(out)
-		m := merger{s: s, tx: tx, tenantID: tenantID, batch: batch, kb: &kb, out: out, merge: merge, p: p}
+		m := merger{mergeBatch: b, tx: tx, out: out, merge: merge, p: p}
 		stored, seen := 0, 0
-		for start := 0; start < len(kb.order); start += intelWidths[0] {
-			chunk := kb.order[start:min(start+intelWidths[0], len(kb.order))]
+		for start := 0; start < len(b.kb.order); start += intelWidths[0] {
+			end := min(start+intelWidths[0], len(b.kb.order))
 			// Blind inserts while the chunk is likely to hold no stored indicator: with a share f of
 			// stored ones spread evenly (the keys are hashes), a chunk of 500 is free of them with
 			// probability (1-f)^500, about one half at f = 1/700.
-			if stored*700 <= seen {
-				ok, err := m.insertBlind(ctx, chunk)
-				if err != nil {
-					return dbErr(op, err)
-				}
-				seen += len(chunk)
-				if ok {
-					continue
-				}
-			} else {
-				seen += len(chunk)
-			}
-			n, err := m.mergeChunk(ctx, chunk)
+			n, err := m.chunk(ctx, int32(start), int32(end), stored*700 > seen)
 			if err != nil {
-				return err
+				return dbErr(op, err)
 			}
-			stored += n
-		}
-		changed = 0
-		for _, o := range out {
-			if o == intel.MergeInserted || o == intel.MergeUpdated {
-				changed++
-			}
+			stored, seen = stored+n, seen+end-start
 		}
 		note, ok := intel.AuditFrom(ctx)
-		if !ok || changed == 0 {
+		if !ok {
 			return nil
 		}
-		keys := make([]int, 0, changed)
+		var keys []int
 		for i, o := range out {
 			if o == intel.MergeInserted || o == intel.MergeUpdated {
 				keys = append(keys, i)
 			}
 		}
+		if len(keys) == 0 {
+			return nil
+		}
 		return s.appendAudits(ctx, tx, intelWriteAudits(note, "intel.indicators.put", len(keys), func(j int) (string, string) {
-			return tenantID, batch[keys[j]].Key()
+			return b.tenantID, b.batch[keys[j]].Key()
 		}))
 	})
+	b.rows, b.enc = nil, rowEncoder{}
 	if err != nil {
 		return nil, err
 	}
 	return out, nil
 }
 
-// merger is one MergeIndicators transaction.
+// merger is one transaction of a prepared merge. It works on positions in key order.
 type merger struct {
-	s        *Store
-	tx       *sql.Tx
-	tenantID string
-	batch    []intel.Indicator
-	kb       *keyedBatch
-	out      []intel.MergeOutcome
-	merge    func(int, *intel.Indicator) bool
-	p        *fastjson.Parser
-	w        rowEncoder
-	rows     []*intel.Indicator // the rows of a statement
-	rowKeys  [][]byte
+	*mergeBatch
+	tx    *sql.Tx
+	out   []intel.MergeOutcome
+	merge func(int, *intel.Indicator) bool
+	p     *fastjson.Parser
+	w     rowEncoder // merged rows
 }
 
-func (m *merger) savepoint(ctx context.Context, verb string) error {
-	_, err := m.tx.ExecContext(ctx, verb+" SAVEPOINT intel_chunk")
-	return err
-}
+func (m *merger) index(pos int32) int32 { return m.kb.order[pos] }
 
-// insertBlind inserts a chunk's indicators as new, inside a savepoint. It reports false, with the
-// savepoint rolled back, when some of them were stored already (or the chunk holds a revocation,
-// which only applies to a stored indicator).
-func (m *merger) insertBlind(ctx context.Context, chunk []int32) (bool, error) {
-	for _, i := range chunk {
-		if m.batch[i].Revoked {
-			return false, nil
-		}
-	}
-	if err := m.savepoint(ctx, ""); err != nil {
-		return false, err
-	}
-	n, err := m.s.execRows(ctx, m.tx, intelStatements.insert, len(chunk), &m.w, func(args []any, j int) []any {
-		return m.w.args(args, &m.batch[chunk[j]], m.kb.key(chunk[j]))
-	})
-	if err != nil {
-		return false, err
-	}
-	if n != int64(len(chunk)) {
-		if err := m.savepoint(ctx, "ROLLBACK TO"); err != nil {
-			return false, err
-		}
-		return false, m.savepoint(ctx, "RELEASE")
-	}
-	for _, i := range chunk {
-		m.out[i] = intel.MergeInserted
-	}
-	return true, m.savepoint(ctx, "RELEASE")
-}
+func (m *merger) key(pos int32) []byte { return m.kb.key(m.kb.order[pos]) }
 
 // keyedRow is an indicator to write and its key.
 type keyedRow struct {
@@ -430,27 +539,53 @@ type keyedRow struct {
 	key []byte
 }
 
-// mergeChunk takes a chunk the slow way: read the stored ones, merge them, insert the new ones and
-// replace the merged ones. It returns how many were stored. A row that another writer inserted
-// between the read and the insert (PostgreSQL, another node) makes it start the chunk over.
-func (m *merger) mergeChunk(ctx context.Context, chunk []int32) (int, error) {
-	const op = "sqlstore.MergeIndicators"
-	keys := make([][]byte, len(chunk))
-	for j, i := range chunk {
-		keys[j] = m.kb.key(i)
+// chunk merges the positions [start, end) and returns how many of them were stored. With
+// readFirst the stored ones are read before anything is inserted; otherwise the chunk is inserted
+// blind first.
+func (m *merger) chunk(ctx context.Context, start, end int32, readFirst bool) (int, error) {
+	stored := 0
+	var check []int32 // positions that may be stored: read, merge or skip
+	if readFirst {
+		check = make([]int32, 0, end-start)
+		for pos := start; pos < end; pos++ {
+			check = append(check, pos)
+		}
+	} else {
+		rows := make([]int32, 0, end-start)
+		for pos := start; pos < end; pos++ {
+			if m.batch[m.index(pos)].Revoked {
+				check = append(check, pos) // a revocation applies only to a stored indicator
+			} else {
+				rows = append(rows, pos)
+			}
+		}
+		there, err := m.insertNew(ctx, rows)
+		if err != nil {
+			return 0, err
+		}
+		check = append(check, there...)
 	}
-	for attempt := 0; ; attempt++ {
-		stored := make(map[[16]byte]*intel.Indicator, len(chunk))
+	for attempt := 0; len(check) > 0; attempt++ {
+		if attempt == 5 {
+			return 0, socbot.E("sqlstore.MergeIndicators", socbot.KindConflict, "indicators of tenant "+m.tenantID+" keep being inserted by another writer")
+		}
+		keys := make([][]byte, len(check))
+		for j, pos := range check {
+			keys[j] = m.key(pos)
+		}
+		found := make(map[[16]byte]*intel.Indicator, len(check))
 		err := m.s.readByKeys(ctx, m.tx, m.tenantID, keys, m.p, func(in *intel.Indicator, key []byte) {
-			stored[[16]byte(key)] = in
+			found[[16]byte(key)] = in
 		})
 		if err != nil {
 			return 0, err
 		}
-		var fresh, merged []keyedRow
-		for _, i := range chunk {
-			key := m.kb.key(i)
-			switch old := stored[[16]byte(key)]; {
+		stored += len(found)
+		var merged []keyedRow
+		var absent []int32
+		for _, pos := range check {
+			i, key := m.index(pos), m.key(pos)
+			switch old := found[[16]byte(key)]; {
 			case old != nil && m.merge(int(i), old):
 				m.out[i] = intel.MergeUpdated
 				merged = append(merged, keyedRow{old, key})
@@ -459,41 +594,146 @@ func (m *merger) mergeChunk(ctx context.Context, chunk []int32) (int, error) {
 			case m.batch[i].Revoked:
 				m.out[i] = intel.MergeSkipped
 			default:
-				m.out[i] = intel.MergeInserted
-				fresh = append(fresh, keyedRow{&m.batch[i], key})
+				absent = append(absent, pos)
 			}
-		}
-		if err := m.savepoint(ctx, ""); err != nil {
-			return 0, dbErr(op, err)
-		}
-		n, err := m.s.execRows(ctx, m.tx, intelStatements.insert, len(fresh), &m.w, func(args []any, j int) []any {
-			return m.w.args(args, fresh[j].in, fresh[j].key)
-		})
-		if err != nil {
-			return 0, dbErr(op, err)
-		}
-		if n != int64(len(fresh)) {
-			if err := m.savepoint(ctx, "ROLLBACK TO"); err != nil {
-				return 0, dbErr(op, err)
-			}
-			if err := m.savepoint(ctx, "RELEASE"); err != nil {
-				return 0, dbErr(op, err)
-			}
-			if attempt == 5 {
-				return 0, socbot.E(op, socbot.KindConflict, "indicators of tenant "+m.tenantID+" keep being inserted by another writer")
-			}
-			continue
-		}
-		if err := m.savepoint(ctx, "RELEASE"); err != nil {
-			return 0, dbErr(op, err)
 		}
 		if _, err := m.s.execRows(ctx, m.tx, intelStatements.upsert, len(merged), &m.w, func(args []any, j int) []any {
 			return m.w.args(args, merged[j].in, merged[j].key)
 		}); err != nil {
-			return 0, dbErr(op, err)
+			return 0, err
 		}
-		return len(stored), nil
+		// not stored when read; one another writer inserted since (PostgreSQL) goes round again
+		if check, err = m.insertNew(ctx, absent); err != nil {
+			return 0, err
+		}
 	}
+	return stored, nil
+}
+
+// insertNew inserts the indicators at positions as new rows (encoded ahead) and marks them
+// MergeInserted, except those already stored, which it returns untouched.
+func (m *merger) insertNew(ctx context.Context, positions []int32) ([]int32, error) {
+	if len(positions) == 0 {
+		return nil, nil
+	}
+	args := func(args []any, j int) []any {
+		p := int(positions[j]) * intelNCols
+		return append(args, m.rows[p:p+intelNCols]...)
+	}
+	var there []int32
+	if m.s.engine == Postgres {
+		inserted := make(map[[16]byte]bool, len(positions))
+		if err := m.s.queryRows(ctx, m.tx, intelStatements.insertReturning, len(positions), &m.w, args, func(r *sql.Rows) error {
+			var key []byte
+			if err := r.Scan(&key); err != nil {
+				return err
+			}
+			inserted[[16]byte(key)] = true
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		for _, pos := range positions {
+			if !inserted[[16]byte(m.key(pos))] {
+				there = append(there, pos)
+			}
+		}
+	} else {
+		n, err := m.s.execRows(ctx, m.tx, intelStatements.insert, len(positions), &m.w, args)
+		if err != nil {
+			return nil, err
+		}
+		if n != int64(len(positions)) {
+			if there, err = m.storedBefore(ctx, positions, n); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, pos := range positions {
+		m.out[m.index(pos)] = intel.MergeInserted
+	}
+	for _, pos := range there {
+		m.out[m.index(pos)] = 0
+	}
+	return there, nil
+}
+
+// storedBefore finds, on SQLite, which of the positions were stored before the statements that
+// just inserted n of them: SQLite gives a new row the rowid after the largest, so the n new rows
+// hold the n largest rowids and the others lie below.
+func (m *merger) storedBefore(ctx context.Context, positions []int32, n int64) ([]int32, error) {
+	var top int64
+	if err := m.tx.QueryRowContext(ctx, `SELECT max(rowid) FROM intel_indicators`).Scan(&top); err != nil {
+		return nil, err
+	}
+	if top >= 1<<62 { // SQLite picks rowids at random near the largest one: no order to rely on
+		return nil, socbot.E("sqlstore.MergeIndicators", socbot.KindOther, "intel_indicators has run out of rowids")
+	}
+	keys := make([][]byte, len(positions))
+	for j, pos := range positions {
+		keys[j] = m.key(pos)
+	}
+	old := map[[16]byte]bool{}
+	if err := m.s.readKeys(ctx, m.tx, m.tenantID, keys, top-n, func(key []byte) { old[[16]byte(key)] = true }); err != nil {
+		return nil, err
+	}
+	var there []int32
+	for _, pos := range positions {
+		if old[[16]byte(m.key(pos))] {
+			there = append(there, pos)
+		}
+	}
+	if int64(len(there))+n != int64(len(positions)) {
+		return nil, socbot.E("sqlstore.MergeIndicators", socbot.KindOther, "rows of an insert not accounted for")
+	}
+	return there, nil
+}
+
+// readKeys calls fn with the key of every row of tenantID among keys whose rowid is at most
+// maxRowid (SQLite).
+func (s *Store) readKeys(ctx context.Context, tx *sql.Tx, tenantID string, keys [][]byte, maxRowid int64, fn func(key []byte)) error {
+	args := make([]any, 0, 2+intelWidths[0])
+	for start := 0; start < len(keys); start += intelWidths[0] {
+		part := keys[start:min(start+intelWidths[0], len(keys))]
+		width := listWidth(len(part))
+		args = append(args[:0], tenantID, maxRowid)
+		for j := 0; j < width; j++ {
+			args = append(args, part[min(j, len(part)-1)]) // padded with the last key
+		}
+		st, err := s.prepared(ctx, tx, intelStatements.readOld[width])
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var key []byte
+			if err := rows.Scan(&key); err != nil {
+				rows.Close()
+				return err
+			}
+			fn(key)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listWidth is the narrowest IN list of intelWidths that holds n keys (n at most the widest).
+func listWidth(n int) int {
+	width := intelWidths[0]
+	for _, w := range intelWidths {
+		if w >= n {
+			width = w
+		}
+	}
+	return width
 }
 
 // readByKeys calls fn with every stored indicator of tenantID among keys, in a transaction (tx; on
@@ -539,19 +779,10 @@ func (s *Store) readByKeys(ctx context.Context, tx *sql.Tx, tenantID string, key
 	args := make([]any, 0, 1+intelWidths[0])
 	for start := 0; start < len(keys); start += intelWidths[0] {
 		part := keys[start:min(start+intelWidths[0], len(keys))]
-		width := intelWidths[0] // the narrowest list that holds them, padded with the first key
-		for _, w := range intelWidths {
-			if w >= len(part) {
-				width = w
-			}
-		}
+		width := listWidth(len(part))
 		args = append(args[:0], tenantID)
 		for j := 0; j < width; j++ {
-			if j < len(part) {
-				args = append(args, part[j])
-			} else {
-				args = append(args, part[0])
-			}
+			args = append(args, part[min(j, len(part)-1)]) // padded with the last key
 		}
 		st, err := stmt(intelStatements.read[width])
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 
 	socbot "github.com/socbot/socbot"
 	"github.com/socbot/socbot/intel"
-	"github.com/socbot/socbot/stix"
 )
 
 // The compact row of an indicator (migration 0102_intel_compact): the STIX id as the 16 bytes of its
@@ -169,14 +168,16 @@ func packNibbles(nib *[32]byte) []byte {
 
 // The binary document (first byte docV1; a JSON document from migration 0101 starts with '{'):
 //
-//	flags         uvarint: 1 revoked, 2 pattern is stix.PatternFor(type, value), 4 kill-chain phases
+//	flags         uvarint: 1 revoked, 2 the pattern is a known prefix, the value quoted and "]"
+//	              (patternPrefixes), 4 kill-chain phases
 //	confidence    varint
 //	first seen, last seen, created: times
 //	sources       uvarint count, then each: name, reliability (varint), confidence (varint),
-//	              first seen, last seen, ref, disabled (uvarint 0/1), valid until
+//	              first seen, last seen, flags (a byte: 1 disabled, 2 the ref is a STIX id), ref
+//	              (flag 2: the id's type, then its UUID's 16 bytes), valid until
 //	kill chain    (flag 4) uvarint count, then each: kill-chain name, phase name
-//	description, pattern (empty when flag 2), sightings (varint), last sighting, false positives
-//	(varint), filtered by
+//	description, pattern (flag 2: the prefix's number, a uvarint), sightings (varint), last
+//	sighting, false positives (varint), filtered by
 //
 // Strings are a uvarint length and the bytes; a time is 0 when zero, else 1 + the zig-zag varint of
 // its microseconds minus the row's modified column (so the times near it take a few bytes).
@@ -184,9 +185,60 @@ const docV1 = 0x01
 
 const (
 	docRevoked = 1 << iota
-	docCanonicalPattern
+	docValuePattern
 	docKillChain
 )
+
+// patternPrefixes are the beginnings of STIX patterns of one equality test on the indicator's value
+// (those stix.PatternFor writes, which STIX feeds use too). A pattern that is one of them, the
+// value in single quotes and "]" is stored as the prefix's number. Append only: stored documents
+// refer to the numbers.
+var patternPrefixes = [...]string{
+	"[ipv4-addr:value = ", "[ipv6-addr:value = ", "[ipv4-addr:value ISSUBSET ", "[ipv6-addr:value ISSUBSET ",
+	"[domain-name:value = ", "[url:value = ", "[email-addr:value = ", "[file:hashes.'MD5' = ", "[file:hashes.'SHA-1' = ",
+	"[file:hashes.'SHA-256' = ", "[file:hashes.'SHA-512' = ", "[vulnerability:name = ",
+	"[attack-pattern:external_references[*].external_id = ", "[file:hashes.MD5 = ", "[file:hashes.'SHA1' = ",
+	"[file:hashes.'SHA256' = ", "[network-traffic:dst_ref.value = ",
+}
+
+var patternPrefixIndex = func() map[string]byte {
+	m := make(map[string]byte, len(patternPrefixes))
+	for i, p := range patternPrefixes {
+		m[p] = byte(i)
+	}
+	return m
+}()
+
+// valuePattern returns the number of the prefix when pattern is patternPrefixes[k] + "'" + value +
+// "']" (value holding no quote or backslash, which the pattern would escape).
+func valuePattern(pattern, value string) (int, bool) {
+	n := len(pattern) - len(value) - 3 // the prefix's length
+	if n <= 0 || pattern[n] != '\'' || pattern[len(pattern)-2:] != "']" || pattern[n+1:len(pattern)-2] != value ||
+		strings.ContainsAny(value, `'\`) {
+		return 0, false
+	}
+	k, ok := patternPrefixIndex[pattern[:n]]
+	return int(k), ok
+}
+
+// Flags of a source.
+const (
+	srcDisabled = 1 << iota
+	srcRefID    // the ref is a STIX id: its type, then its UUID as 16 bytes
+)
+
+// stixRef splits a ref of the form "<type>--<canonical lower-case UUID>" (a STIX object's id, as
+// STIX and TAXII feeds give them) into the type and the UUID's bytes.
+func stixRef(ref string) (prefix string, id [16]byte, ok bool) {
+	if len(ref) < 38 || ref[len(ref)-38:len(ref)-36] != "--" {
+		return "", id, false
+	}
+	prefix = ref[:len(ref)-38]
+	if _, ok = appendIDKey(id[:0], idPrefix+ref[len(ref)-36:]); !ok {
+		return "", id, false
+	}
+	return prefix, id, true
+}
 
 func appendStr(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -208,9 +260,9 @@ func appendDoc(b []byte, in *intel.Indicator, mod int64) []byte {
 	if in.Revoked {
 		flags |= docRevoked
 	}
-	canonical := in.Pattern != "" && in.Pattern == stix.PatternFor(in.Type, in.Value)
+	prefix, canonical := valuePattern(in.Pattern, cleanText(in.Value))
 	if canonical {
-		flags |= docCanonicalPattern
+		flags |= docValuePattern
 	}
 	if len(in.KillChain) > 0 {
 		flags |= docKillChain
@@ -229,11 +281,21 @@ func appendDoc(b []byte, in *intel.Indicator, mod int64) []byte {
 		b = binary.AppendVarint(b, int64(x.Confidence))
 		b = appendTime(b, x.FirstSeen, mod)
 		b = appendTime(b, x.LastSeen, mod)
-		b = appendStr(b, cleanText(x.Ref))
+		var flags byte
 		if x.Disabled {
-			b = append(b, 1)
+			flags |= srcDisabled
+		}
+		ref := cleanText(x.Ref)
+		prefix, id, isID := stixRef(ref)
+		if isID {
+			flags |= srcRefID
+		}
+		b = append(b, flags)
+		if isID {
+			b = appendStr(b, prefix)
+			b = append(b, id[:]...)
 		} else {
-			b = append(b, 0)
+			b = appendStr(b, ref)
 		}
 		b = appendTime(b, x.ValidUntil, mod)
 	}
@@ -246,7 +308,7 @@ func appendDoc(b []byte, in *intel.Indicator, mod int64) []byte {
 	}
 	b = appendStr(b, cleanText(in.Description))
 	if canonical {
-		b = append(b, 0)
+		b = binary.AppendUvarint(b, uint64(prefix))
 	} else {
 		b = appendStr(b, cleanText(in.Pattern))
 	}
@@ -261,6 +323,16 @@ type docReader struct {
 	b   []byte
 	mod int64
 	bad bool
+}
+
+func (r *docReader) byte() byte {
+	if len(r.b) == 0 {
+		r.bad = true
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
 }
 
 func (r *docReader) uvarint() uint64 {
@@ -332,8 +404,20 @@ func decodeDoc(in *intel.Indicator, doc []byte, mod int64, p *fastjson.Parser) e
 		for i := range in.Sources {
 			x := &in.Sources[i]
 			x.Name, x.Reliability, x.Confidence = r.str(), r.int(), r.int()
-			x.FirstSeen, x.LastSeen, x.Ref = r.time(), r.time(), r.str()
-			x.Disabled = r.uvarint() != 0
+			x.FirstSeen, x.LastSeen = r.time(), r.time()
+			flags := r.byte()
+			x.Disabled = flags&srcDisabled != 0
+			if flags&srcRefID != 0 {
+				prefix := r.str()
+				if len(r.b) < 16 {
+					r.bad, r.b = true, nil
+				} else {
+					x.Ref = prefix + idFromKey(r.b[:16])[len(idPrefix)-2:]
+					r.b = r.b[16:]
+				}
+			} else {
+				x.Ref = r.str()
+			}
 			x.ValidUntil = r.time()
 		}
 	} else {
@@ -346,9 +430,14 @@ func decodeDoc(in *intel.Indicator, doc []byte, mod int64, p *fastjson.Parser) e
 		}
 	}
 	in.Description = r.str()
-	in.Pattern = r.str()
-	if flags&docCanonicalPattern != 0 {
-		in.Pattern = stix.PatternFor(in.Type, in.Value)
+	if flags&docValuePattern != 0 {
+		if k := r.uvarint(); k < uint64(len(patternPrefixes)) {
+			in.Pattern = patternPrefixes[k] + "'" + in.Value + "']"
+		} else {
+			r.bad = true
+		}
+	} else {
+		in.Pattern = r.str()
 	}
 	in.Sightings = r.int()
 	in.LastSighting = r.time()
