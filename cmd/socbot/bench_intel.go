@@ -37,7 +37,10 @@ type benchIntelCmd struct {
 	Seed       uint64   `help:"Random seed of the synthetic data." default:"1"`
 	Parts      []string `help:"Which figures to measure: index, feed, extract (comma list)." default:"index,feed,extract" enum:"index,feed,extract"`
 	CPUProfile string   `help:"Write a CPU profile of the whole run to this file." placeholder:"FILE" type:"path"`
+	MemProfile string   `help:"Write an allocation profile of the whole run to this file (go tool pprof -sample_index=alloc_space)." placeholder:"FILE" type:"path"`
 	Store      string   `help:"Store of the import figure: sql (SQLite in a temporary directory, or --db) or memory." enum:"sql,memory" default:"sql"`
+	Feeds      []string `help:"Feed formats of the import figure (comma list); feed_indicators_per_sec is the slowest." enum:"stix,csv" default:"stix,csv"`
+	Reimport   bool     `help:"Also import each feed a second time into the same store (every indicator stored already): <format>_reimport_indicators_per_sec."`
 	DB         string   `help:"Measure the import into this database instead (postgres://... or sqlite:PATH): give it a database of its own, socbot's migrations are applied to it and the bench tenant's indicators deleted first." placeholder:"URL"`
 }
 
@@ -52,9 +55,14 @@ func (c *benchIntelCmd) Help() string {
                                                    value per call; both allocation-free. match_api_* is the
                                                    IndicatorMatcher interface with every hit materialised.
                                                    bytes_per_indicator excludes the values
-  feed_indicators_per_sec                          parse + normalise + dedupe + store, the slower of
-                                                   a STIX 2.1 bundle and a CSV feed (SQL store: SQLite
-                                                   in a temporary directory unless --db)
+  feed_indicators_per_sec                          parse + normalise + dedupe + store, the slowest of
+                                                   a STIX 2.1 bundle and a CSV feed (--feeds) of
+                                                   --feed-items indicators each, into a new store
+                                                   (SQLite in a temporary directory, its log
+                                                   checkpointed in the background as socbot serve
+                                                   does, unless --db); *_per_cpu_sec divide by the
+                                                   process's CPU time instead of the wall clock;
+                                                   load_avg_* is the machine's load around it
   extract_mb_per_sec                               IOC extraction from advisory-like text, one core`
 }
 
@@ -73,26 +81,45 @@ func (c *benchIntelCmd) Run(g *Globals) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if c.MemProfile != "" {
+		defer func() {
+			if f, err := os.Create(c.MemProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	if slices.Contains(c.Parts, "index") {
 		if err := c.benchIndex(res, now); err != nil {
 			return err
 		}
 	}
 	if slices.Contains(c.Parts, "feed") {
-		stixRate, stixCPU, err := c.feedRate("stix", c.stixFeed(now))
-		if err != nil {
-			return err
+		res["load_avg_start"] = loadAverage()
+		var wall, cpu []float64
+		for _, f := range c.Feeds {
+			body := c.csvFeed()
+			if f == "stix" {
+				body = c.stixFeed(now)
+			}
+			r, err := c.feedRate(f, body)
+			if err != nil {
+				return err
+			}
+			res[f+"_indicators_per_sec"] = r.wall
+			res[f+"_indicators_per_cpu_sec"] = r.cpu
+			if c.Reimport {
+				res[f+"_reimport_indicators_per_sec"] = r.reWall
+				res[f+"_reimport_indicators_per_cpu_sec"] = r.reCPU
+			}
+			wall, cpu = append(wall, r.wall), append(cpu, r.cpu)
 		}
-		csvRate, csvCPU, err := c.feedRate("csv", c.csvFeed())
-		if err != nil {
-			return err
-		}
-		res["stix_indicators_per_sec"] = stixRate
-		res["csv_indicators_per_sec"] = csvRate
-		res["feed_indicators_per_sec"] = min(stixRate, csvRate)
-		res["feed_indicators_per_cpu_sec"] = min(stixCPU, csvCPU)
+		res["feed_indicators_per_sec"] = slices.Min(wall)
+		res["feed_indicators_per_cpu_sec"] = slices.Min(cpu)
 		res["feed_store"] = c.Store
+		res["load_avg_end"] = loadAverage()
 	}
+
 	if slices.Contains(c.Parts, "extract") {
 		c.benchExtract(res)
 	}
@@ -258,13 +285,18 @@ func (c *benchIntelCmd) benchExtract(res map[string]any) {
 	res["extract_iocs"] = n
 }
 
-// feedRate parses and ingests a generated feed into a fresh SQL store (SQLite in a temporary
-// directory, or --db) and returns items/s.
-func (c *benchIntelCmd) feedRate(format string, body []byte) (wall, perCPU float64, err error) {
+// feedFigures are the import figures of one feed: indicators per second of the wall clock and of
+// the process's CPU time, for the first import and (with --reimport) the second.
+type feedFigures struct{ wall, cpu, reWall, reCPU float64 }
+
+// feedRate parses and ingests a generated feed into a fresh store (SQLite in a temporary directory,
+// --db, or memory) and measures it.
+func (c *benchIntelCmd) feedRate(format string, body []byte) (feedFigures, error) {
+	var fig feedFigures
 	ctx := context.Background()
 	store, done, err := c.benchStore(ctx)
 	if err != nil {
-		return 0, 0, err
+		return fig, err
 	}
 	defer done()
 	eng := intel.NewEngine(intel.EngineConfig{Store: store, NoIndex: true})
@@ -273,22 +305,50 @@ func (c *benchIntelCmd) feedRate(format string, body []byte) (wall, perCPU float
 	if format == "csv" {
 		opts = map[string]string{"value": "value", "type_column": "type", "last_seen": "last_seen", "confidence": "confidence", "tags": "tags", "tags_separator": "|"}
 	}
-	fmt.Fprintf(os.Stderr, "importing a %s feed of %d indicators (%d MB)...\n", format, c.FeedItems, len(body)>>20)
-	cpu0 := processCPU()
-	start := time.Now()
-	st, err := eng.IngestStream(ctx, "bench", src, func(emit func(intel.Item) error) error {
-		return feeds.Parse(ctx, format, intel.Feed{Options: opts}, bytes.NewReader(body), emit)
-	}, nil)
+	run := func(what string) (wall, cpu float64, err error) {
+		fmt.Fprintf(os.Stderr, "%s a %s feed of %d indicators (%d MB)...\n", what, format, c.FeedItems, len(body)>>20)
+		runtime.GC()
+		cpu0 := processCPU()
+		start := time.Now()
+		st, err := eng.IngestStream(ctx, "bench", src, func(emit func(intel.Item) error) error {
+			return feeds.Parse(ctx, format, intel.Feed{Options: opts}, bytes.NewReader(body), emit)
+		}, nil)
+		if err != nil {
+			return 0, 0, err
+		}
+		secs := time.Since(start).Seconds()
+		used := processCPU() - cpu0
+		total := st.New + st.Updated
+		if what == "reimporting" {
+			total = st.Items - st.Invalid
+		}
+		if total < c.FeedItems*9/10 {
+			return 0, 0, fmt.Errorf("bench intel: only %d of %d %s items were stored", total, c.FeedItems, format)
+		}
+		return float64(total) / secs, float64(total) / used.Seconds(), nil
+	}
+	if fig.wall, fig.cpu, err = run("importing"); err != nil || !c.Reimport {
+		return fig, err
+	}
+	fig.reWall, fig.reCPU, err = run("reimporting")
+	return fig, err
+}
+
+// loadAverage is the one-minute load average of the machine (Linux /proc/loadavg), -1 if unknown.
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return 0, 0, err
+		return -1
 	}
-	total := st.New + st.Updated
-	secs := time.Since(start).Seconds()
-	cpu := processCPU() - cpu0
-	if total < c.FeedItems*9/10 {
-		return 0, 0, fmt.Errorf("bench intel: only %d of %d %s items were stored", total, c.FeedItems, format)
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return -1
 	}
-	return float64(total) / secs, float64(total) / cpu.Seconds(), nil
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 // benchStore opens the store the import figure is measured on.
