@@ -166,7 +166,8 @@ func packNibbles(nib *[32]byte) []byte {
 	return k
 }
 
-// The binary document (first byte docV1; a JSON document from migration 0101 starts with '{'):
+// The binary document (first byte docV2; a JSON document from migration 0101 starts with '{'; the
+// first binary layout, 0x01, lived in the repository for an hour and is refused as unknown):
 //
 //	flags         uvarint: 1 revoked, 2 the pattern is a known prefix, the value quoted and "]"
 //	              (patternPrefixes), 4 kill-chain phases
@@ -181,7 +182,7 @@ func packNibbles(nib *[32]byte) []byte {
 //
 // Strings are a uvarint length and the bytes; a time is 0 when zero, else 1 + the zig-zag varint of
 // its microseconds minus the row's modified column (so the times near it take a few bytes).
-const docV1 = 0x01
+const docV2 = 0x02
 
 const (
 	docRevoked = 1 << iota
@@ -267,7 +268,7 @@ func appendDoc(b []byte, in *intel.Indicator, mod int64) []byte {
 	if len(in.KillChain) > 0 {
 		flags |= docKillChain
 	}
-	b = append(b, docV1)
+	b = append(b, docV2)
 	b = binary.AppendUvarint(b, flags)
 	b = binary.AppendVarint(b, int64(in.Confidence))
 	b = appendTime(b, in.FirstSeen, mod)
@@ -391,7 +392,7 @@ func decodeDoc(in *intel.Indicator, doc []byte, mod int64, p *fastjson.Parser) e
 	if len(doc) > 0 && doc[0] == '{' {
 		return decodeJSONDoc(in, doc, p)
 	}
-	if len(doc) == 0 || doc[0] != docV1 {
+	if len(doc) == 0 || doc[0] != docV2 {
 		return socbot.E("sqlstore.intel", socbot.KindOther, "indicator "+in.ID+": stored document has an unknown format")
 	}
 	r := docReader{b: doc[1:], mod: mod}

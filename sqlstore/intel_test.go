@@ -168,8 +168,8 @@ func FuzzDecodeDoc(f *testing.F) {
 		f.Add(appendDoc(nil, &in, 0))
 	}
 	f.Add([]byte(legacyDoc(1000, 2000)))
-	f.Add([]byte{docV1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
-	f.Add([]byte{docV1, 0, 0, 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x08})
+	f.Add([]byte{docV2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add([]byte{docV2, 0, 0, 0, 0, 0, 0x80, 0x80, 0x80, 0x80, 0x08})
 	f.Fuzz(func(t *testing.T, doc []byte) {
 		var p fastjson.Parser
 		in := intel.Indicator{ID: "indicator--x", Type: ioc.Domain, Value: "x.example"}
@@ -336,7 +336,7 @@ func testLegacy(t *testing.T, db *sql.DB, engine string, migrate func() error) {
 	}
 	var doc []byte
 	must(db.QueryRowContext(ctx, s.q(`SELECT doc FROM intel_indicators WHERE tenant_id = 'lg' AND value = ?`), m.Value).Scan(&doc))
-	if len(doc) == 0 || doc[0] != docV1 {
+	if len(doc) == 0 || doc[0] != docV2 {
 		t.Fatalf("a merged legacy row keeps its old document: %q", doc)
 	}
 }
