@@ -39,9 +39,9 @@ var (
 	_ intel.FeedLeaser      = (*Store)(nil)
 )
 
-const intelCols = `tenant_id, id, type, value, modified, tlp, dead, base, ref, valid_until, source_names, tags, doc`
+const intelCols = `tenant_id, id, type, value, modified, tlp, dead, source_names, tags, doc`
 
-const intelNCols = 13
+const intelNCols = 10
 
 // intelWidths are the row counts of the multi-row statements, widest first: n rows are written by
 // the widest statements that fit, so a handful of prepared statements serve every batch size.
@@ -196,13 +196,13 @@ func (w *rowEncoder) args(args []any, in *intel.Indicator, key []byte) []any {
 		}
 	}
 	dead := in.Revoked || in.FilteredBy != ""
-	return append(args, w.tenantV, key, w.typV, cleanText(in.Value), w.modV, int(in.TLP), dead,
-		in.BaseScore(), usOrZero(in.Reference()), usOrZero(in.ValidUntil()), names, w.tagsV, doc)
+	return append(args, w.tenantV, key, w.typV, cleanText(in.Value), w.modV, int(in.TLP), dead, names, w.tagsV, doc)
 }
 
 // intelSQL holds the statements of every width.
 type intelSQL struct {
 	insert          map[int]string // new rows; rows already stored are left alone
+	insertOrIgnore  map[int]string // the same on SQLite, where no row of it can abort the statement, so it needs no statement journal
 	insertReturning map[int]string // the same, naming the rows inserted (PostgreSQL)
 	upsert          map[int]string // rows replaced whole
 	read            map[int]string // SQLite: rows by key, an IN list of the width
@@ -210,16 +210,17 @@ type intelSQL struct {
 }
 
 var intelStatements = func() intelSQL {
-	q := intelSQL{insert: map[int]string{}, insertReturning: map[int]string{}, upsert: map[int]string{}, read: map[int]string{},
-		readOld: map[int]string{}}
+	q := intelSQL{insert: map[int]string{}, insertOrIgnore: map[int]string{}, insertReturning: map[int]string{}, upsert: map[int]string{},
+		read: map[int]string{}, readOld: map[int]string{}}
 	row := "(" + strings.Repeat("?,", intelNCols-1) + "?)"
 	for _, w := range intelWidths {
 		values := `INSERT INTO intel_indicators (` + intelCols + `) VALUES ` + strings.TrimSuffix(strings.Repeat(row+",", w), ",")
 		q.insert[w] = values + ` ON CONFLICT (tenant_id, id) DO NOTHING`
+		q.insertOrIgnore[w] = strings.Replace(values, `INSERT INTO`, `INSERT OR IGNORE INTO`, 1)
 		q.insertReturning[w] = q.insert[w] + ` RETURNING id`
 		q.upsert[w] = values + ` ON CONFLICT (tenant_id, id) DO UPDATE SET type = excluded.type, value = excluded.value,
-		modified = excluded.modified, tlp = excluded.tlp, dead = excluded.dead, base = excluded.base, ref = excluded.ref,
-		valid_until = excluded.valid_until, source_names = excluded.source_names, tags = excluded.tags, doc = excluded.doc`
+		modified = excluded.modified, tlp = excluded.tlp, dead = excluded.dead, source_names = excluded.source_names,
+		tags = excluded.tags, doc = excluded.doc`
 		list := `(` + strings.TrimSuffix(strings.Repeat("?,", w), ",") + `)`
 		q.read[w] = `SELECT ` + intelCols + ` FROM intel_indicators WHERE tenant_id = ? AND id IN ` + list
 		q.readOld[w] = `SELECT id FROM intel_indicators WHERE tenant_id = ? AND rowid <= ? AND id IN ` + list
@@ -639,7 +640,7 @@ func (m *merger) insertNew(ctx context.Context, positions []int32) ([]int32, err
 			}
 		}
 	} else {
-		n, err := m.s.execRows(ctx, m.tx, intelStatements.insert, len(positions), &m.w, args)
+		n, err := m.s.execRows(ctx, m.tx, intelStatements.insertOrIgnore, len(positions), &m.w, args)
 		if err != nil {
 			return nil, err
 		}
@@ -832,10 +833,10 @@ func scanIndicator(r scanner, p *fastjson.Parser) (intel.Indicator, []byte, erro
 	var key []byte
 	var typ, names, tags string
 	var doc sql.RawBytes
-	var modified, base, ref, until int64
+	var modified int64
 	var tlp int
 	var dead bool
-	if err := r.Scan(&in.TenantID, &key, &typ, &in.Value, &modified, &tlp, &dead, &base, &ref, &until, &names, &tags, &doc); err != nil {
+	if err := r.Scan(&in.TenantID, &key, &typ, &in.Value, &modified, &tlp, &dead, &names, &tags, &doc); err != nil {
 		return in, nil, err
 	}
 	in.ID = idFromKey(key)
@@ -1110,7 +1111,8 @@ func (s *Store) SearchIndicators(ctx context.Context, f intel.Filter) ([]intel.I
 }
 
 // ScanIndexEntries implements intel.IndexScanner: the match index's view of every live indicator of
-// every tenant, from the columns kept for it (no document is decoded).
+// every tenant, from the columns kept for it and the head of the document (a document without one,
+// written before migration 0103, is decoded whole).
 func (s *Store) ScanIndexEntries(ctx context.Context, tenants []string, fn func(*intel.IndexEntry) error) error {
 	const op = "sqlstore.ScanIndexEntries"
 	p := intelParsers.Get()
@@ -1122,7 +1124,7 @@ func (s *Store) ScanIndexEntries(ctx context.Context, tenants []string, fn func(
 	const page = 20000
 	batch := make([]intel.IndexEntry, 0, page)
 	for first := true; ; first = false {
-		query := `SELECT tenant_id, id, type, value, tlp, base, ref, valid_until, source_names, tags FROM intel_indicators WHERE dead = FALSE`
+		query := `SELECT tenant_id, id, type, value, modified, tlp, source_names, tags, doc FROM intel_indicators WHERE dead = FALSE`
 		var args []any
 		if tenants != nil {
 			query += ` AND tenant_id IN (` + strings.TrimSuffix(strings.Repeat("?,", len(tenants)), ",") + `)`
@@ -1144,13 +1146,23 @@ func (s *Store) ScanIndexEntries(ctx context.Context, tenants []string, fn func(
 			var e intel.IndexEntry
 			var typ, srcs, tags string
 			var tlp int
-			var ref, until int64
-			if err := rows.Scan(&e.TenantID, &lid, &typ, &e.Value, &tlp, &e.Base, &ref, &until, &srcs, &tags); err != nil {
+			var mod int64
+			var doc sql.RawBytes
+			if err := rows.Scan(&e.TenantID, &lid, &typ, &e.Value, &mod, &tlp, &srcs, &tags, &doc); err != nil {
 				rows.Close()
 				return dbErr(op, err)
 			}
 			e.Type, e.TLP = ioc.Type(typ), intel.TLP(tlp)
-			e.Ref, e.Until = timeOrZero(ref), timeOrZero(until)
+			var ok bool
+			if e.Base, e.Ref, e.Until, ok = docHead(doc, mod); !ok {
+				in := intel.Indicator{ID: idFromKey(lid), TenantID: e.TenantID, Type: e.Type, Value: e.Value, Modified: timeOrZero(mod)}
+				if err := decodeDoc(&in, doc, mod, p); err != nil {
+					rows.Close()
+					return dbErr(op, err)
+				}
+				x := intel.EntryOf(&in)
+				e.Base, e.Ref, e.Until = x.Base, x.Ref, x.Until
+			}
 			if tags != "" && tags != "[]" {
 				t, ok := tagSets[tags]
 				if !ok {

@@ -166,9 +166,12 @@ func packNibbles(nib *[32]byte) []byte {
 	return k
 }
 
-// The binary document (first byte docV2; a JSON document from migration 0101 starts with '{'; the
-// first binary layout, 0x01, lived in the repository for an hour and is refused as unknown):
+// The binary document (first byte docV3; a JSON document from migration 0101 starts with '{';
+// docV2 is docV3 without the head, written before migration 0103; the first binary layout, 0x01,
+// lived in the repository for an hour and is refused as unknown):
 //
+//	head          (docV3) the match index's view: base score (varint), reference time, valid
+//	              until: intel.Indicator's BaseScore, Reference and ValidUntil
 //	flags         uvarint: 1 revoked, 2 the pattern is a known prefix, the value quoted and "]"
 //	              (patternPrefixes), 4 kill-chain phases
 //	confidence    varint
@@ -182,7 +185,10 @@ func packNibbles(nib *[32]byte) []byte {
 //
 // Strings are a uvarint length and the bytes; a time is 0 when zero, else 1 + the zig-zag varint of
 // its microseconds minus the row's modified column (so the times near it take a few bytes).
-const docV2 = 0x02
+const (
+	docV2 = 0x02
+	docV3 = 0x03
+)
 
 const (
 	docRevoked = 1 << iota
@@ -268,7 +274,10 @@ func appendDoc(b []byte, in *intel.Indicator, mod int64) []byte {
 	if len(in.KillChain) > 0 {
 		flags |= docKillChain
 	}
-	b = append(b, docV2)
+	b = append(b, docV3)
+	b = binary.AppendVarint(b, int64(in.BaseScore()))
+	b = appendTime(b, in.Reference(), mod)
+	b = appendTime(b, in.ValidUntil(), mod)
 	b = binary.AppendUvarint(b, flags)
 	b = binary.AppendVarint(b, int64(in.Confidence))
 	b = appendTime(b, in.FirstSeen, mod)
@@ -392,10 +401,15 @@ func decodeDoc(in *intel.Indicator, doc []byte, mod int64, p *fastjson.Parser) e
 	if len(doc) > 0 && doc[0] == '{' {
 		return decodeJSONDoc(in, doc, p)
 	}
-	if len(doc) == 0 || doc[0] != docV2 {
+	if len(doc) == 0 || doc[0] != docV2 && doc[0] != docV3 {
 		return socbot.E("sqlstore.intel", socbot.KindOther, "indicator "+in.ID+": stored document has an unknown format")
 	}
 	r := docReader{b: doc[1:], mod: mod}
+	if doc[0] == docV3 {
+		r.int() // the head: derived from the rest
+		r.time()
+		r.time()
+	}
 	flags := r.uvarint()
 	in.Revoked = flags&docRevoked != 0
 	in.Confidence = r.int()
@@ -448,6 +462,17 @@ func decodeDoc(in *intel.Indicator, doc []byte, mod int64, p *fastjson.Parser) e
 		return socbot.E("sqlstore.intel", socbot.KindOther, "indicator "+in.ID+": stored document is damaged")
 	}
 	return nil
+}
+
+// docHead reads the head of a docV3 document: the match index's base score, reference time and
+// expiry. ok is false for documents without one.
+func docHead(doc []byte, mod int64) (base int, ref, until time.Time, ok bool) {
+	if len(doc) == 0 || doc[0] != docV3 {
+		return 0, ref, until, false
+	}
+	r := docReader{b: doc[1:], mod: mod}
+	base, ref, until = r.int(), r.time(), r.time()
+	return base, ref, until, !r.bad
 }
 
 // decodeJSONDoc reads the JSON document of a row written before migration 0102.
