@@ -1121,10 +1121,17 @@ func (s *Store) ScanIndexEntries(ctx context.Context, tenants []string, fn func(
 	tagSets := map[string][]string{}
 	var lt string
 	var lid []byte
+	var lastRowid int64
+	// every tenant from SQLite: pages in rowid order read the table front to back, where the key
+	// order would fetch each row from a random page
+	byRowid := tenants == nil && s.engine == SQLite
 	const page = 20000
 	batch := make([]intel.IndexEntry, 0, page)
 	for first := true; ; first = false {
-		query := `SELECT tenant_id, id, type, value, modified, tlp, source_names, tags, doc FROM intel_indicators WHERE dead = FALSE`
+		query := `SELECT tenant_id, id, type, value, modified, tlp, source_names, tags, doc, 0 FROM intel_indicators WHERE dead = FALSE`
+		if byRowid {
+			query = strings.Replace(query, ", 0 FROM", ", rowid FROM", 1)
+		}
 		var args []any
 		if tenants != nil {
 			query += ` AND tenant_id IN (` + strings.TrimSuffix(strings.Repeat("?,", len(tenants)), ",") + `)`
@@ -1132,11 +1139,17 @@ func (s *Store) ScanIndexEntries(ctx context.Context, tenants []string, fn func(
 				args = append(args, t)
 			}
 		}
-		if !first {
-			query += ` AND (tenant_id, id) > (?, ?)`
+		switch {
+		case byRowid:
+			query += ` AND rowid > ? ORDER BY rowid`
+			args = append(args, lastRowid)
+		case !first:
+			query += ` AND (tenant_id, id) > (?, ?) ORDER BY tenant_id, id`
 			args = append(args, lt, lid)
+		default:
+			query += ` ORDER BY tenant_id, id`
 		}
-		query += ` ORDER BY tenant_id, id LIMIT ` + strconv.Itoa(page)
+		query += ` LIMIT ` + strconv.Itoa(page)
 		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 		if err != nil {
 			return dbErr(op, err)
@@ -1148,7 +1161,7 @@ func (s *Store) ScanIndexEntries(ctx context.Context, tenants []string, fn func(
 			var tlp int
 			var mod int64
 			var doc sql.RawBytes
-			if err := rows.Scan(&e.TenantID, &lid, &typ, &e.Value, &mod, &tlp, &srcs, &tags, &doc); err != nil {
+			if err := rows.Scan(&e.TenantID, &lid, &typ, &e.Value, &mod, &tlp, &srcs, &tags, &doc, &lastRowid); err != nil {
 				rows.Close()
 				return dbErr(op, err)
 			}

@@ -548,3 +548,28 @@ func processCPU() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkScanIndexEntries is the match index's load from SQLite (heads of the documents), per
+// indicator.
+func BenchmarkScanIndexEntries(b *testing.B) {
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "socbot.db"), quiet)
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := New(db, SQLite, socbot.SystemClock{}, quiet)
+	defer s.Close()
+	all := benchBatch(200000)
+	for i := 0; i < len(all); i += 20000 {
+		if err := s.PutIndicators(ctx, all[i:i+20000]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ResetTimer()
+	for n := 0; n < b.N; n += len(all) {
+		seen := 0
+		if err := s.ScanIndexEntries(ctx, nil, func(*intel.IndexEntry) error { seen++; return nil }); err != nil || seen != len(all) {
+			b.Fatal(err, seen)
+		}
+	}
+}
