@@ -137,10 +137,13 @@ func (b *Bot) handle(ctx context.Context, batches []socbot.AlertBatch) error {
 		enrichBuiltin(cfg, a, now)
 		byTenant[a.TenantID] = append(byTenant[a.TenantID], a)
 	}
+	// Entities too are a function of the alert alone: work them out before taking the write lock.
+	ents := make(map[*socbot.Alert][]string, len(all))
 	for t, alerts := range byTenant {
 		enrichExternal(ctx, b.enrichers, b.cfg.EnrichDeadline, t, alerts)
 		for _, a := range alerts {
 			verdict(cfgs[t], a)
+			ents[a] = entities(a, cfgs[t].exclude)
 		}
 	}
 
@@ -164,7 +167,7 @@ func (b *Bot) handle(ctx context.Context, batches []socbot.AlertBatch) error {
 			for i := range batch.Alerts {
 				a := &batch.Alerts[i]
 				if a.Status != socbot.AlertSuppressed {
-					if err := w.correlate(cfg, st, a); err != nil {
+					if err := w.correlate(cfg, st, a, ents[a]); err != nil {
 						return err
 					}
 				}
@@ -302,7 +305,8 @@ func newWork(b *Bot, tx socbot.TriageTx, now time.Time) *work {
 
 // correlate places one judged alert: as a repeat in its open group, or into the incident that shares
 // one of its entities (merging several such incidents into the oldest), or into a new incident.
-func (w *work) correlate(cfg *tenantConfig, st *tenantState, a *socbot.Alert) error {
+// ents are the alert's entities (see entities).
+func (w *work) correlate(cfg *tenantConfig, st *tenantState, a *socbot.Alert, ents []string) error {
 	t := a.ReceivedAt
 	window := cfg.tenant.Settings.Window()
 	a.Status = socbot.AlertOpen
@@ -314,7 +318,7 @@ func (w *work) correlate(cfg *tenantConfig, st *tenantState, a *socbot.Alert) er
 				g.lastSeen = t
 			}
 			w.touchGroup(g.id, t)
-			w.join(cfg, st, g.incidentID, a, entities(a, cfg.exclude))
+			w.join(cfg, st, g.incidentID, a, ents)
 			return nil
 		}
 		if err := w.tx.CloseGroup(g.id); err != nil {
@@ -322,7 +326,6 @@ func (w *work) correlate(cfg *tenantConfig, st *tenantState, a *socbot.Alert) er
 		}
 		delete(st.groups, a.Fingerprint)
 	}
-	ents := entities(a, cfg.exclude)
 	var cands []int64
 	for _, e := range ents {
 		ref, ok := st.entities[e]
@@ -336,7 +339,7 @@ func (w *work) correlate(cfg *tenantConfig, st *tenantState, a *socbot.Alert) er
 	var target int64
 	switch len(cands) {
 	case 0:
-		id, err := w.create(cfg, st, a)
+		id, err := w.create(cfg, st, a, ents)
 		if err != nil {
 			return err
 		}
@@ -468,7 +471,7 @@ func unionCap(have, add []string, limit int) []string {
 }
 
 // create opens a new incident for the alert, routed to its queue with its SLA deadlines.
-func (w *work) create(cfg *tenantConfig, st *tenantState, a *socbot.Alert) (int64, error) {
+func (w *work) create(cfg *tenantConfig, st *tenantState, a *socbot.Alert, ents []string) (int64, error) {
 	t := a.ReceivedAt
 	title := a.Title
 	if e := primaryEntity(a); e != "" && !strings.Contains(strings.ToLower(title), strings.ToLower(e)) {
@@ -482,7 +485,7 @@ func (w *work) create(cfg *tenantConfig, st *tenantState, a *socbot.Alert) (int6
 		TenantID: a.TenantID, Title: title, Priority: a.Priority, Status: socbot.StatusNew, Category: category,
 		Confidence: a.Confidence, FirstSeen: t, LastSeen: t, CreatedAt: w.now, UpdatedAt: w.now,
 		Tactics: append([]string(nil), a.Tactics...), Techniques: append([]string(nil), a.Techniques...),
-		Reasons: incidentReasons(a.Reasons), Entities: entities(a, cfg.exclude),
+		Reasons: incidentReasons(a.Reasons), Entities: ents,
 	}
 	sla := cfg.tenant.Settings.SLAFor(inc.Priority)
 	ack, res := w.now.Add(time.Duration(sla.Acknowledge)), w.now.Add(time.Duration(sla.Resolve))
