@@ -248,7 +248,13 @@ func consumeIntelHandOffs(ctx context.Context, n *node, svc *service.Service) er
 			_ = m.Term()
 			return
 		}
-		if err := intelRequest(ctx, svc, ev, n.clock.Now()); err != nil {
+		var err error
+		if ev.TenantID == "" {
+			err = fanOutIntel(ctx, n, svc, ev, n.clock.Now())
+		} else {
+			err = intelRequest(ctx, svc, ev, n.clock.Now())
+		}
+		if err != nil {
 			n.log.Warn("containment: intel hand-off will be retried", "tenant", ev.TenantID, "value", ev.Value, "err", err)
 			_ = m.NakWithDelay(5 * time.Second)
 			return
@@ -263,10 +269,45 @@ func consumeIntelHandOffs(ctx context.Context, n *node, svc *service.Service) er
 	return nil
 }
 
-// intelRequest asks for the block an intel hand-off calls for: on every connector of the tenant that
-// can, for as long as the indicator stays above the threshold (24 h when intel gives no end, at most
-// 30 days). MSSP-wide indicators are not fanned out to tenants: a tenant's own threshold hands them
-// over for that tenant.
+// fanOutIntel hands an MSSP-wide indicator (one of the MSSP's own feeds) to every client tenant
+// whose containment threshold (intel.containment_threshold, or the tenant's own; 0 opts a tenant
+// out) its score reaches and whose people may see its marking (intel.client_tlp): a TLP:RED
+// indicator never ends up in a client's firewall. Each tenant's request goes through that tenant's
+// rails and approval policy; a redelivery after a partial failure finds the done ones in the ledger.
+//
+// The intel configuration is the same socbot.yaml whether or not this node runs the intel bot; it is
+// resolved against the tenants at each hand-off, so a tenant created since start counts.
+func fanOutIntel(ctx context.Context, n *node, svc *service.Service, ev intel.ContainmentEvent, now time.Time) error {
+	pol, err := n.cfg.Intel.policy(ctx, n.store)
+	if err != nil {
+		return err
+	}
+	tenants, err := n.store.Tenants(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, t := range tenants {
+		th := pol.thresholdOf(t.ID)
+		if th <= 0 || ev.Score < th || ev.TLP > pol.clientOf(t.ID) {
+			continue
+		}
+		e := ev
+		e.TenantID, e.Threshold = t.ID, th
+		e.Reason = "MSSP-wide indicator"
+		if ev.Reason != "" {
+			e.Reason += "; " + ev.Reason
+		}
+		if err := intelRequest(ctx, svc, e, now); err != nil {
+			errs = append(errs, fmt.Errorf("tenant %s: %w", t.Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// intelRequest asks for the block an intel hand-off of one tenant calls for: on every connector of
+// the tenant that can, for as long as the indicator stays above the threshold (24 h when intel gives
+// no end, at most 30 days).
 func intelRequest(ctx context.Context, svc *service.Service, ev intel.ContainmentEvent, now time.Time) error {
 	if ev.TenantID == "" || !ev.Action.Valid() || !ev.Action.IsForward() || strings.TrimSpace(ev.Value) == "" {
 		return nil

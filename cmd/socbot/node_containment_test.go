@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -295,5 +296,73 @@ func TestServeIntelHandOff(t *testing.T) {
 	if got.ID == 0 || got.RequestedBy != "bot:intel" || !strings.Contains(got.Reason, "abuse.ch") || got.ExpiresAt == nil ||
 		got.ExpiresAt.Sub(now) < 5*time.Hour || got.ExpiresAt.Sub(now) > 7*time.Hour {
 		t.Fatalf("intel hand-off: %+v", got)
+	}
+}
+
+// TestServeIntelFanOut: an MSSP-wide indicator handed to containment becomes a block for every tenant
+// whose own threshold its score reaches and whose client TLP allows its marking, and for no other.
+func TestServeIntelFanOut(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	zero, high := 0, 99
+	cfg := Config{Data: t.TempDir(), Listen: "127.0.0.1:0", Bots: []string{"containment"}, Partitions: 1}
+	cfg.Intel = IntelConfig{ContainmentThreshold: 80, Tenants: map[string]IntelTenantSettings{
+		"optout": {ContainmentThreshold: &zero}, "strict": {ContainmentThreshold: &high}, "greenonly": {ClientTLP: "green"}}}
+	n, err := startNode(ctx, cfg, slog.New(slog.DiscardHandler), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Stop()
+	for _, name := range []string{"acme", "globex", "optout", "strict", "greenonly"} {
+		ten := socbot.Tenant{Name: name}
+		if err := n.store.CreateTenant(ctx, &ten, cliPrincipal()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	js := n.bus.JetStream()
+	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: intel.ContainmentStream, Subjects: []string{intel.ContainmentSubject + ".>"},
+		Storage: jetstream.FileStorage, Duplicates: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	admin := apiClient{t, n.URL(), newTestToken(t, n, "", socbot.RoleAdmin, "admin")}
+	for _, name := range []string{"acme", "globex", "optout", "strict", "greenonly"} {
+		if code := admin.do("POST", "/api/v1/connectors?tenant="+name, map[string]any{"id": "edge", "type": "memory"}, nil); code != 201 {
+			t.Fatalf("connector of %s: %d", name, code)
+		}
+	}
+	now := time.Now().UTC()
+	ev := intel.ContainmentEvent{Type: "ipv4", Value: "203.0.113.66", Action: socbot.ActBlockIP, Score: 90, Threshold: 80, Confidence: 95,
+		TLP: intel.TLPAmber, Sources: []string{"mssp-c2"}, ValidUntil: now.Add(6 * time.Hour), At: now, DedupeKey: "mssp-1"}
+	b, _ := json.Marshal(ev)
+	if _, err := js.Publish(ctx, ev.Subject(), b, jetstream.WithMsgID(ev.DedupeKey)); err != nil {
+		t.Fatal(err)
+	}
+	blocked := func() map[string]bool {
+		var list struct{ Actions []socbot.ContainmentAction }
+		admin.do("GET", "/api/v1/actions", nil, &list)
+		got := map[string]bool{}
+		for _, a := range list.Actions {
+			if a.Value == "203.0.113.66" && a.State == "applied" && a.RequestedBy == "bot:intel" && strings.Contains(a.Reason, "MSSP-wide") {
+				ten, err := n.store.Tenant(ctx, a.TenantID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got[ten.Name] = true
+			}
+		}
+		return got
+	}
+	want := map[string]bool{"acme": true, "globex": true}
+	deadline := time.Now().Add(30 * time.Second)
+	var got map[string]bool
+	for time.Now().Before(deadline) {
+		if got = blocked(); len(got) >= len(want) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // give a wrong fan-out the time to show
+	if got = blocked(); !maps.Equal(got, want) {
+		t.Fatalf("fanned out to %v, want %v", got, want)
 	}
 }
