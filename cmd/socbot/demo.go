@@ -3,21 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	socbot "github.com/socbot/socbot"
 	"github.com/socbot/socbot/synth"
+	"golang.org/x/crypto/bcrypt"
 )
 
 func init() {
-	register("demo", "Start socbot on embedded defaults with two demo client tenants, replay a realistic mixed alert stream into them, and print the URLs and API tokens to try.", &demoCmd{})
+	register("demo", "Start socbot on embedded defaults with two demo client tenants, replay a realistic mixed alert stream into them, and print the URLs, console sign-ins and API tokens to try.", &demoCmd{})
 }
 
 type demoCmd struct {
@@ -85,12 +88,57 @@ func (c *demoCmd) Run(g *Globals) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	logins, err := demoLogins(ctx, n, c.Data, tenants)
+	if err != nil {
+		return err
+	}
 	c.summary(ctx, n, tenants, admin)
+	fmt.Printf("\nConsole at %s/ (sign in with an e-mail and password below):\n%s", n.URL(), logins)
 	if c.Once {
 		return nil
 	}
 	fmt.Println("\nsocbot is serving; press Ctrl-C to stop.")
 	return n.Wait(ctx)
+}
+
+// demoLogins creates the console users of the demo on its first run (an MSSP analyst with every
+// tenant, and a client viewer per tenant for the portal) with random passwords, keeps the sign-ins in
+// demo-logins.txt in the data directory (0600: demo data only) and returns them for printing.
+func demoLogins(ctx context.Context, n *node, data string, tenants []*demoTenant) (string, error) {
+	path := filepath.Join(data, "demo-logins.txt")
+	if b, err := os.ReadFile(path); err == nil {
+		return string(b), nil
+	}
+	type login struct {
+		user socbot.User
+		what string
+	}
+	logins := []login{{socbot.User{Email: "soc@mssp.example", Name: "SOC analyst (MSSP)", Role: socbot.RoleAdmin}, "MSSP staff, every tenant"}}
+	for _, dt := range tenants {
+		logins = append(logins, login{socbot.User{Email: "viewer@" + dt.name + ".example", Name: dt.name + " security lead", Role: socbot.RoleViewer, TenantID: dt.tenant.ID},
+			"client portal of " + dt.name})
+	}
+	var out strings.Builder
+	for _, l := range logins {
+		if _, _, err := n.store.UserByEmail(ctx, l.user.Email); err == nil {
+			fmt.Fprintf(&out, "  %-30s (exists; its password was printed when it was made, --fresh starts over)\n", l.user.Email)
+			continue
+		}
+		password := strings.ToLower(rand.Text())[:20]
+		hash, err := bcrypt.GenerateFromPassword([]byte(password), bcrypt.DefaultCost)
+		if err != nil {
+			return "", err
+		}
+		u := l.user
+		if err := n.store.CreateUser(ctx, &u, string(hash), socbot.Bot("demo")); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&out, "  %-30s password %s   %s\n", u.Email, password, l.what)
+	}
+	if err := os.WriteFile(path, []byte(out.String()), 0o600); err != nil {
+		return "", err
+	}
+	return out.String(), nil
 }
 
 func demoToken(ctx context.Context, n *node, role socbot.Role, tenantID, name string) (string, error) {
