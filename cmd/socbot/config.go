@@ -39,6 +39,10 @@ type Config struct {
 	BusMaxBytes  int64                        `koanf:"bus_max_bytes"`
 	SMTP         notify.SMTPConfig            `koanf:"smtp"`
 	Mappings     map[string]normalize.Mapping `koanf:"mappings"`
+	// The Go collector's pace: socbot allocates for every alert, and a collection every time the heap
+	// doubles costs triage throughput on a small machine. GOGC and GOMEMLIMIT in the environment win.
+	GCPercent   int    `koanf:"gc_percent"`   // heap growth between collections in % (default 300)
+	MemoryLimit string `koanf:"memory_limit"` // soft heap limit: 2GiB, 512MiB, ... (default half the machine's memory)
 
 	// Report bot and console (issue 6).
 	Chromium string         `koanf:"chromium"` // Chromium binary for report PDFs (default: SOCBOT_CHROMIUM, /usr/bin/chromium, PATH)

@@ -81,6 +81,9 @@ func startNode(ctx context.Context, cfg Config, logger *slog.Logger, extra triag
 			return nil, socbot.FieldError("config", "bots", "unknown bot %q (known: %v)", b, knownBots())
 		}
 	}
+	if err := tuneRuntime(cfg, logger); err != nil {
+		return nil, err
+	}
 	n := &node{cfg: cfg, log: logger, clock: socbot.SystemClock{}, metrics: metrics.New(), errs: make(chan error, 8)}
 	var err error
 	// The server checkpoints SQLite's log in the background (below), off the triage writer's path.
