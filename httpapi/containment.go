@@ -118,14 +118,7 @@ func (s *Server) listActions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := svc.ListActions(r.Context(), principal(r), tenant, q)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.ContainmentAction{}
-	}
-	writeJSON(w, 200, map[string]any{"actions": list})
+	writeList(s, w, r, "actions", list, err)
 }
 
 // ActionRequest is the body of POST /actions and POST /connectors/{id}/plan.
@@ -255,14 +248,7 @@ func (s *Server) pendingApprovals(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := svc.PendingApprovals(r.Context(), principal(r), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.ContainmentAction{}
-	}
-	writeJSON(w, 200, map[string]any{"actions": list})
+	writeList(s, w, r, "actions", list, err)
 }
 
 func (s *Server) rollbackIncident(w http.ResponseWriter, r *http.Request) {
@@ -307,14 +293,7 @@ func (s *Server) listConnectors(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := svc.ListConnectors(r.Context(), principal(r), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.ConnectorInfo{}
-	}
-	writeJSON(w, 200, map[string]any{"connectors": list})
+	writeList(s, w, r, "connectors", list, err)
 }
 
 func (s *Server) createConnector(w http.ResponseWriter, r *http.Request) {
@@ -437,14 +416,7 @@ func (s *Server) listPlaybooks(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := svc.ListPlaybooks(r.Context(), principal(r), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.PlaybookInfo{}
-	}
-	writeJSON(w, 200, map[string]any{"playbooks": list})
+	writeList(s, w, r, "playbooks", list, err)
 }
 
 func (s *Server) getPlaybook(w http.ResponseWriter, r *http.Request) {
@@ -532,14 +504,7 @@ func (s *Server) listNeverBlock(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := svc.NeverBlock(r.Context(), principal(r), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.NeverBlockEntry{}
-	}
-	writeJSON(w, 200, map[string]any{"entries": list})
+	writeList(s, w, r, "entries", list, err)
 }
 
 func (s *Server) addNeverBlock(w http.ResponseWriter, r *http.Request) {

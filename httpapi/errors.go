@@ -124,3 +124,15 @@ func itoa(n int64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// writeList answers 200 with {key: list}, an empty list rather than null, or the error.
+func writeList[T any](s *Server, w http.ResponseWriter, r *http.Request, key string, list []T, err error) {
+	if err != nil {
+		writeError(w, r, s.Logger, err)
+		return
+	}
+	if list == nil {
+		list = []T{}
+	}
+	writeJSON(w, 200, map[string]any{key: list})
+}

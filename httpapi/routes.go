@@ -309,14 +309,7 @@ func (s *Server) listTenants(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.Tenants(r.Context())
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.Tenant{}
-	}
-	writeJSON(w, 200, map[string]any{"tenants": list})
+	writeList(s, w, r, "tenants", list, err)
 }
 
 type tenantBody struct {
@@ -406,14 +399,7 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.Tokens(r.Context(), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.Token{}
-	}
-	writeJSON(w, 200, map[string]any{"tokens": list})
+	writeList(s, w, r, "tokens", list, err)
 }
 
 // CreatedToken is the answer to POST /tokens: the only time the secret is shown.
@@ -484,14 +470,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.Users(r.Context(), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.User{}
-	}
-	writeJSON(w, 200, map[string]any{"users": list})
+	writeList(s, w, r, "users", list, err)
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
@@ -566,14 +545,7 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) {
 		limit = 1000
 	}
 	list, err := s.Store.Assets(r.Context(), tenant, limit, offset)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.Asset{}
-	}
-	writeJSON(w, 200, map[string]any{"assets": list})
+	writeList(s, w, r, "assets", list, err)
 }
 
 func (s *Server) importAssets(w http.ResponseWriter, r *http.Request) {
@@ -648,14 +620,7 @@ func (s *Server) listIndicators(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.ListIndicators(r.Context(), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.ListIndicator{}
-	}
-	writeJSON(w, 200, map[string]any{"indicators": list})
+	writeList(s, w, r, "indicators", list, err)
 }
 
 func (s *Server) addIndicators(w http.ResponseWriter, r *http.Request) {
@@ -748,14 +713,7 @@ func (s *Server) listSuppressions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.Suppressions(r.Context(), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.SuppressionRule{}
-	}
-	writeJSON(w, 200, map[string]any{"suppressions": list})
+	writeList(s, w, r, "suppressions", list, err)
 }
 
 func (s *Server) createSuppression(w http.ResponseWriter, r *http.Request) {
@@ -886,14 +844,7 @@ func (s *Server) listRoutes(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.RoutingRules(r.Context(), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.RoutingRule{}
-	}
-	writeJSON(w, 200, map[string]any{"routing_rules": list})
+	writeList(s, w, r, "routing_rules", list, err)
 }
 
 func (s *Server) createRoute(w http.ResponseWriter, r *http.Request) {
@@ -1044,14 +995,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.AuditEntries(r.Context(), tenant, after, limit)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	if list == nil {
-		list = []socbot.AuditEntry{}
-	}
-	writeJSON(w, 200, map[string]any{"entries": list})
+	writeList(s, w, r, "entries", list, err)
 }
 
 func (s *Server) verifyAudit(w http.ResponseWriter, r *http.Request) {
