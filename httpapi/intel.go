@@ -102,11 +102,7 @@ func (s *Server) searchIntel(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := svc.SearchIndicators(r.Context(), principal(r), tenant, q)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"indicators": list})
+	writeList(s, w, r, "indicators", list, err)
 }
 
 func (s *Server) getIntel(w http.ResponseWriter, r *http.Request) {
@@ -285,11 +281,7 @@ func (s *Server) listFeeds(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := svc.Feeds(r.Context(), principal(r), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"feeds": list})
+	writeList(s, w, r, "feeds", list, err)
 }
 
 func (s *Server) getFeed(w http.ResponseWriter, r *http.Request) {

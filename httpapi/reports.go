@@ -56,11 +56,7 @@ func (s *Server) listReports(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Reports.Runs(r.Context(), tenant, limit)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"reports": list})
+	writeList(s, w, r, "reports", list, err)
 }
 
 func (s *Server) createReport(w http.ResponseWriter, r *http.Request) {
@@ -161,11 +157,7 @@ func (s *Server) listReportSchedules(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Reports.Schedules(r.Context(), tenant)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"schedules": list})
+	writeList(s, w, r, "schedules", list, err)
 }
 
 func (s *Server) createReportSchedule(w http.ResponseWriter, r *http.Request) {

@@ -90,11 +90,7 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.Alerts(r.Context(), f)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"alerts": list})
+	writeList(s, w, r, "alerts", list, err)
 }
 
 // alertView is an alert with its raw record inlined as JSON.
@@ -179,11 +175,7 @@ func (s *Server) listIncidents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.Incidents(r.Context(), f)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"incidents": list})
+	writeList(s, w, r, "incidents", list, err)
 }
 
 func (s *Server) getIncident(w http.ResponseWriter, r *http.Request) {
@@ -284,11 +276,7 @@ func (s *Server) incidentAlerts(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.Alerts(r.Context(), socbot.AlertFilter{TenantID: inc.TenantID, IncidentID: id, Limit: limit})
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"alerts": list})
+	writeList(s, w, r, "alerts", list, err)
 }
 
 // ---- tenants
@@ -969,11 +957,7 @@ func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	list, err := s.Store.Notifications(r.Context(), tenant, limit)
-	if err != nil {
-		writeError(w, r, s.Logger, err)
-		return
-	}
-	writeJSON(w, 200, map[string]any{"notifications": list})
+	writeList(s, w, r, "notifications", list, err)
 }
 
 // ---- audit
