@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -14,7 +15,7 @@ import (
 func (s *Store) TriageTx(ctx context.Context, fn func(socbot.TriageTx) error) error {
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		t := &triageTx{s: s, ctx: ctx, tx: tx, chans: map[string][]socbot.Channel{}, counters: map[string]*counter{},
-			buffered: map[int64]*socbot.Incident{}, ids: map[string]*idBlock{}}
+			buffered: map[int64]*socbot.Incident{}, ids: map[string]*idBlock{}, incAt: map[int64]int{}, grpAt: map[int64]int{}}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -38,6 +39,10 @@ type triageTx struct {
 	newIncs  []*socbot.Incident
 	buffered map[int64]*socbot.Incident
 	groups   []*socbot.AlertGroup
+	incTouch []socbot.IncidentDelta // stored incidents' changes, one per incident, written many per statement
+	incAt    map[int64]int          // incident id -> index in incTouch
+	grpTouch []groupTouch
+	grpAt    map[int64]int
 	ents     []entityRow
 	timeline []socbot.TimelineEntry
 	audits   []socbot.AuditRecord
@@ -53,6 +58,11 @@ type idBlock struct {
 type counter struct {
 	next  int64
 	moved bool
+}
+
+type groupTouch struct {
+	id, add  int64
+	lastSeen time.Time
 }
 
 type entityRow struct {
@@ -161,16 +171,81 @@ func (t *triageTx) TouchIncident(d socbot.IncidentDelta) error {
 		inc.UpdatedAt = t.s.clock.Now()
 		return nil
 	}
-	res, err := t.exec(op, `UPDATE incidents SET alert_count = alert_count + ?, last_seen = `+t.greatest()+`(last_seen, ?),
-		priority = `+t.least()+`(priority, ?), confidence = ?, reasons = ?, tactics = ?, techniques = ?, updated_at = ?
-		WHERE tenant_id = ? AND id = ? AND status IN ('new', 'acknowledged', 'contained')`,
-		d.AddAlerts, us(d.LastSeen), int(d.Priority), d.Confidence, jsStrings(d.Reasons), jsStrings(d.Tactics), jsStrings(d.Techniques),
-		us(t.s.clock.Now()), d.TenantID, d.ID)
-	if err != nil {
-		return err
+	if i, ok := t.incAt[d.ID]; ok { // touched before in this transaction: one row change of the two
+		p := &t.incTouch[i]
+		if p.TenantID != d.TenantID {
+			return socbot.E(op, socbot.KindConflict, fmt.Sprintf("incident %d is closed or gone", d.ID))
+		}
+		p.AddAlerts += d.AddAlerts
+		if d.LastSeen.After(p.LastSeen) {
+			p.LastSeen = d.LastSeen
+		}
+		if p.Priority == socbot.PriorityNone || d.Priority != socbot.PriorityNone && d.Priority < p.Priority {
+			p.Priority = d.Priority
+		}
+		p.Confidence, p.Reasons, p.Tactics, p.Techniques = d.Confidence, d.Reasons, d.Tactics, d.Techniques
+		return nil
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return socbot.E(op, socbot.KindConflict, fmt.Sprintf("incident %d is closed or gone", d.ID))
+	t.incAt[d.ID] = len(t.incTouch)
+	t.incTouch = append(t.incTouch, d)
+	return nil
+}
+
+// flushTouches writes the buffered changes of stored incidents and groups, many rows per UPDATE ...
+// FROM (VALUES ...). An incident that is closed or gone (or of another tenant) fails the transaction.
+func (t *triageTx) flushTouches() error {
+	const op = "sqlstore.TouchIncident"
+	cast := func(typ string) string { // PostgreSQL cannot infer the types of VALUES parameters
+		if t.s.engine == Postgres {
+			return "?::" + typ
+		}
+		return "?"
+	}
+	for len(t.incTouch) > 0 {
+		n := min(len(t.incTouch), rowsPerStmt/2)
+		row := "(" + strings.Join([]string{cast("bigint"), cast("text"), cast("bigint"), cast("bigint"), cast("bigint"), cast("bigint"),
+			cast("text"), cast("text"), cast("text")}, ", ") + ")"
+		args := make([]any, 0, 1+9*n)
+		args = append(args, us(t.s.clock.Now()))
+		for _, d := range t.incTouch[:n] {
+			prio := int(d.Priority)
+			if d.Priority == socbot.PriorityNone {
+				prio = math.MaxInt32 // the least of it and the stored one is the stored one
+			}
+			args = append(args, d.ID, d.TenantID, d.AddAlerts, us(d.LastSeen), prio, d.Confidence,
+				jsStrings(d.Reasons), jsStrings(d.Tactics), jsStrings(d.Techniques))
+		}
+		rows := strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+		res, err := t.exec(op, `UPDATE incidents SET alert_count = alert_count + v.column3, last_seen = `+t.greatest()+`(last_seen, v.column4),
+			priority = `+t.least()+`(priority, v.column5), confidence = v.column6, reasons = v.column7, tactics = v.column8,
+			techniques = v.column9, updated_at = ?
+			FROM (VALUES `+rows+`) AS v
+			WHERE incidents.id = v.column1 AND incidents.tenant_id = v.column2 AND incidents.status IN ('new', 'acknowledged', 'contained')`, args...)
+		if err != nil {
+			return err
+		}
+		if got, _ := res.RowsAffected(); got != int64(n) {
+			return socbot.E(op, socbot.KindConflict, fmt.Sprintf("%d of %d incidents to update are closed or gone", int64(n)-got, n))
+		}
+		for _, d := range t.incTouch[:n] {
+			delete(t.incAt, d.ID)
+		}
+		t.incTouch = t.incTouch[n:]
+	}
+	for len(t.grpTouch) > 0 {
+		n := min(len(t.grpTouch), rowsPerStmt)
+		row := "(" + cast("bigint") + ", " + cast("bigint") + ", " + cast("bigint") + ")"
+		args := make([]any, 0, 3*n)
+		for _, g := range t.grpTouch[:n] {
+			args = append(args, g.id, g.add, us(g.lastSeen))
+			delete(t.grpAt, g.id)
+		}
+		rows := strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+		if _, err := t.exec("sqlstore.TouchGroup", `UPDATE alert_groups SET count = count + v.column2, last_seen = `+t.greatest()+`(last_seen, v.column3)
+			FROM (VALUES `+rows+`) AS v WHERE alert_groups.id = v.column1`, args...); err != nil {
+			return err
+		}
+		t.grpTouch = t.grpTouch[n:]
 	}
 	return nil
 }
@@ -229,6 +304,9 @@ func (t *triageTx) flushAll() error {
 		return err
 	}
 	if err := t.flushGroups(); err != nil {
+		return err
+	}
+	if err := t.flushTouches(); err != nil {
 		return err
 	}
 	if err := t.flushEntities(); err != nil {
@@ -306,15 +384,21 @@ func (t *triageTx) flushGroups() error {
 }
 
 func (t *triageTx) TouchGroup(id int64, add int64, lastSeen time.Time) error {
-	if err := t.flushGroups(); err != nil {
-		return err
+	if i, ok := t.grpAt[id]; ok {
+		g := &t.grpTouch[i]
+		g.add += add
+		if lastSeen.After(g.lastSeen) {
+			g.lastSeen = lastSeen
+		}
+		return nil
 	}
-	_, err := t.exec("sqlstore.TouchGroup", `UPDATE alert_groups SET count = count + ?, last_seen = `+t.greatest()+`(last_seen, ?) WHERE id = ?`, add, us(lastSeen), id)
-	return err
+	t.grpAt[id] = len(t.grpTouch)
+	t.grpTouch = append(t.grpTouch, groupTouch{id: id, add: add, lastSeen: lastSeen})
+	return nil
 }
 
 func (t *triageTx) CloseGroup(id int64) error {
-	if err := t.flushGroups(); err != nil {
+	if err := t.flushAll(); err != nil {
 		return err
 	}
 	_, err := t.exec("sqlstore.CloseGroup", `UPDATE alert_groups SET open = FALSE WHERE id = ?`, id)

@@ -300,6 +300,43 @@ func testTriageIncidents(t *testing.T, in Instance) {
 	}
 	p1, _ := s.Incidents(ctx(), socbot.IncidentFilter{TenantID: a.ID, Priority: []socbot.Priority{socbot.P1}})
 	eq(t, "priority filter", len(p1), 1)
+
+	// Many incidents in one transaction, one of them twice: written together, the repeat merged.
+	i3 := newIncident(t, in, a.ID, "third", socbot.P4)
+	i4 := newIncident(t, in, a.ID, "fourth", socbot.P3)
+	latest := later.Add(time.Minute)
+	must(t, s.TriageTx(ctx(), func(tx socbot.TriageTx) error {
+		for _, d := range []socbot.IncidentDelta{
+			{ID: i3.ID, TenantID: a.ID, AddAlerts: 2, LastSeen: later, Priority: socbot.P3, Confidence: 40},
+			{ID: i4.ID, TenantID: a.ID, AddAlerts: 5, LastSeen: later, Priority: socbot.P3, Confidence: 50, Reasons: []string{"r4"}},
+			{ID: i3.ID, TenantID: a.ID, AddAlerts: 1, LastSeen: latest, Priority: socbot.P2, Confidence: 60, Reasons: []string{"r3"}},
+		} {
+			if err := tx.TouchIncident(d); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	g3, _ := s.Incident(ctx(), a.ID, i3.ID)
+	eq(t, "batched count", g3.AlertCount, 4)
+	eq(t, "batched last seen", g3.LastSeen, latest.Truncate(time.Microsecond))
+	eq(t, "batched priority", g3.Priority, socbot.P2)
+	eq(t, "batched confidence is the last one", g3.Confidence, 60)
+	sliceEq(t, "batched reasons", g3.Reasons, []string{"r3"})
+	g4, _ := s.Incident(ctx(), a.ID, i4.ID)
+	eq(t, "other batched count", g4.AlertCount, 6)
+	// A closed incident among open ones fails the transaction: none of them changes.
+	err = s.TriageTx(ctx(), func(tx socbot.TriageTx) error {
+		for _, id := range []int64{i3.ID, i2.ID, i4.ID} {
+			if err := tx.TouchIncident(socbot.IncidentDelta{ID: id, TenantID: a.ID, AddAlerts: 10, LastSeen: latest, Priority: socbot.P4}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	wantKind(t, err, socbot.KindConflict)
+	g4, _ = s.Incident(ctx(), a.ID, i4.ID)
+	eq(t, "count after a failed batch", g4.AlertCount, 6)
 }
 
 func testIncidentNumbersConcurrent(t *testing.T, in Instance) {
