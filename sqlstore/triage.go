@@ -397,8 +397,10 @@ func (t *triageTx) TouchGroup(id int64, add int64, lastSeen time.Time) error {
 	return nil
 }
 
+// CloseGroup closes a group at once (a new open group of its fingerprint may follow in this
+// transaction). Only new groups need writing first; buffered count changes commute with it.
 func (t *triageTx) CloseGroup(id int64) error {
-	if err := t.flushAll(); err != nil {
+	if err := t.flushGroups(); err != nil {
 		return err
 	}
 	_, err := t.exec("sqlstore.CloseGroup", `UPDATE alert_groups SET open = FALSE WHERE id = ?`, id)
